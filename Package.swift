@@ -1,0 +1,41 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Cascade",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cascade", targets: ["cascade"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        // Native libraries from Debian (liblmdb-dev, libopenblas-dev).
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+
+        // BERT WordPiece, id-for-id with Hugging Face tokenizers.
+        .target(name: "Tokenization"),
+        // BERT / DistilBERT forward pass on OpenBLAS, weights from safetensors or PyTorch zips.
+        .target(name: "Transformer", dependencies: ["COpenBLAS"]),
+        // Passages and vectors in one LMDB environment; exact top-k over the memory map.
+        .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS"]),
+        // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
+        .target(name: "Evaluation"),
+
+        .executableTarget(
+            name: "cascade",
+            dependencies: [
+                "Tokenization", "Transformer", "VectorStore", "Evaluation",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer"]),
+        .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct CascadeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cascade",
+        abstract: "Retrieve-then-rerank neural search.",
+        subcommands: []
+    )
+}

@@ -1,0 +1,7 @@
+import Testing
+
+@testable import Evaluation
+
+@Test func moduleLinks() {
+    #expect(Bool(true))
+}

@@ -1,0 +1,7 @@
+import Testing
+
+@testable import Tokenization
+
+@Test func moduleLinks() {
+    #expect(Bool(true))
+}

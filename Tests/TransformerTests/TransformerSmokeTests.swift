@@ -1,0 +1,7 @@
+import Testing
+
+@testable import Transformer
+
+@Test func moduleLinks() {
+    #expect(Bool(true))
+}

@@ -1,0 +1,7 @@
+import Testing
+
+@testable import VectorStore
+
+@Test func moduleLinks() {
+    #expect(Bool(true))
+}
