@@ -18,7 +18,7 @@ let package = Package(
         // BERT WordPiece, id-for-id with Hugging Face tokenizers.
         .target(name: "Tokenization"),
         // BERT / DistilBERT forward pass on OpenBLAS, weights from safetensors or PyTorch zips.
-        .target(name: "Transformer", dependencies: ["COpenBLAS"]),
+        .target(name: "Transformer", dependencies: ["Tokenization", "COpenBLAS"]),
         // Passages and vectors in one LMDB environment; exact top-k over the memory map.
         .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS"]),
         // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
