@@ -20,7 +20,8 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
         guard file.size >= 8 else { throw WeightsError.malformed(file: fileName, reason: "shorter than its header") }
         let headerLength = Int(UInt64(littleEndian: file.base.loadUnaligned(as: UInt64.self)))
         guard headerLength > 0, headerLength <= file.size - 8 else {
-            throw WeightsError.malformed(file: fileName, reason: "header length \(headerLength) exceeds the file (truncated?)")
+            throw WeightsError.malformed(
+                file: fileName, reason: "header length \(headerLength) exceeds the file (truncated?)")
         }
         dataStart = 8 + headerLength
         let header = Data(bytes: file.base + 8, count: headerLength)
@@ -30,7 +31,8 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
         var entries: [String: Entry] = [:]
         for (name, value) in json where name != "__metadata__" {
             guard let fields = value as? [String: Any], let dtypeName = fields["dtype"] as? String,
-                let shape = fields["shape"] as? [Int], let offsets = fields["data_offsets"] as? [Int], offsets.count == 2
+                let shape = fields["shape"] as? [Int], let offsets = fields["data_offsets"] as? [Int],
+                offsets.count == 2
             else { throw WeightsError.malformed(file: fileName, reason: "bad header entry for '\(name)'") }
             guard let dtype = DType(rawValue: dtypeName) else {
                 throw WeightsError.unsupportedDType(file: fileName, name: name, dtype: dtypeName)
@@ -40,7 +42,8 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
                 throw WeightsError.malformed(file: fileName, reason: "'\(name)' byte range does not match its shape")
             }
             guard dataStart + offsets[1] <= file.size else {
-                throw WeightsError.malformed(file: fileName, reason: "'\(name)' runs past the end of the file (truncated?)")
+                throw WeightsError.malformed(
+                    file: fileName, reason: "'\(name)' runs past the end of the file (truncated?)")
             }
             entries[name] = Entry(info: info, begin: offsets[0], end: offsets[1])
         }

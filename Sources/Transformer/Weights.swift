@@ -108,7 +108,10 @@ func convertToFloat32(_ source: UnsafeRawPointer, count: Int, dtype: DType) -> [
     var out = [Float](repeating: 0, count: count)
     switch dtype {
     case .float32:
-        for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+        for i in 0..<count {
+            out[i] = Float(
+                bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+        }
     case .float16:
         for i in 0..<count {
             let bits = UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
@@ -120,7 +123,9 @@ func convertToFloat32(_ source: UnsafeRawPointer, count: Int, dtype: DType) -> [
             out[i] = Float(bitPattern: UInt32(bits) << 16)
         }
     case .int64:
-        for i in 0..<count { out[i] = Float(Int64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
+        for i in 0..<count {
+            out[i] = Float(Int64(littleEndian: source.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)))
+        }
     }
     return out
 }
