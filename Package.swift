@@ -21,13 +21,15 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["Tokenization", "COpenBLAS"]),
         // Passages and vectors in one LMDB environment; exact top-k over the memory map.
         .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS"]),
+        // Corpus files into a store: resumable, batched by length, bad lines reported by number.
+        .target(name: "Indexing", dependencies: ["Tokenization", "Transformer", "VectorStore"]),
         // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
         .target(name: "Evaluation"),
 
         .executableTarget(
             name: "cascade",
             dependencies: [
-                "Tokenization", "Transformer", "VectorStore", "Evaluation",
+                "Tokenization", "Transformer", "VectorStore", "Indexing", "Evaluation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -36,6 +38,7 @@ let package = Package(
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"]),
         .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+        .testTarget(name: "IndexingTests", dependencies: ["Indexing"]),
     ],
     swiftLanguageModes: [.v6]
 )
