@@ -41,17 +41,20 @@ public final class TorchCheckpoint: WeightSource, @unchecked Sendable {
         try Self.refuseOtherFormats(file, fileName: fileName)
         let archive = try ZipArchive(file: file, fileName: fileName)
         guard let first = archive.entries.first?.name, let slash = first.firstIndex(of: "/") else {
-            throw WeightsError.malformed(file: fileName, reason: "zip archive has no top-level folder: not a PyTorch checkpoint")
+            throw WeightsError.malformed(
+                file: fileName, reason: "zip archive has no top-level folder: not a PyTorch checkpoint")
         }
         let prefix = String(first[..<slash])
         if let order = archive.entry(named: "\(prefix)/byteorder") {
             let value = String(decoding: try archive.checkedData(order), as: UTF8.self)
             guard value == "little" else {
-                throw WeightsError.malformed(file: fileName, reason: "byte order '\(value)' is not supported (little-endian only)")
+                throw WeightsError.malformed(
+                    file: fileName, reason: "byte order '\(value)' is not supported (little-endian only)")
             }
         }
         guard let pickleEntry = archive.entry(named: "\(prefix)/data.pkl") else {
-            throw WeightsError.malformed(file: fileName, reason: "no '\(prefix)/data.pkl' in the archive: not a PyTorch checkpoint")
+            throw WeightsError.malformed(
+                file: fileName, reason: "no '\(prefix)/data.pkl' in the archive: not a PyTorch checkpoint")
         }
         var unpickler = Unpickler(try archive.checkedData(pickleEntry)) {
             WeightsError.malformed(file: fileName, reason: "\(prefix)/data.pkl: \($0)")
@@ -111,7 +114,8 @@ public final class TorchCheckpoint: WeightSource, @unchecked Sendable {
                     + "(torch.save(torch.load(f), f)) or convert it to model.safetensors")
         }
         guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]) else {
-            throw WeightsError.malformed(file: fileName, reason: "not a zip archive, so not a PyTorch (>= 1.6) checkpoint")
+            throw WeightsError.malformed(
+                file: fileName, reason: "not a zip archive, so not a PyTorch (>= 1.6) checkpoint")
         }
     }
 
@@ -153,7 +157,8 @@ public final class TorchCheckpoint: WeightSource, @unchecked Sendable {
                 }
                 dtypeName = dtype
             }
-            return .tensor(TorchTensor(storage: storage, offset: offset, size: size, stride: stride, dtypeName: dtypeName))
+            return .tensor(
+                TorchTensor(storage: storage, offset: offset, size: size, stride: stride, dtypeName: dtypeName))
         case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
             guard let data = args.first, case .tensor = data else {
                 throw CallError(description: "\(name) of something other than a tensor")
@@ -196,7 +201,9 @@ public final class TorchCheckpoint: WeightSource, @unchecked Sendable {
     private static func entry(
         _ tensor: TorchTensor, name: String, archive: ZipArchive, prefix: String, fileName: String
     ) throws -> Entry {
-        func fail(_ reason: String) -> WeightsError { .malformed(file: fileName, reason: "tensor '\(name)': \(reason)") }
+        func fail(_ reason: String) -> WeightsError {
+            .malformed(file: fileName, reason: "tensor '\(name)': \(reason)")
+        }
         let (known, typeName) = Self.dtype(of: tensor)
         guard let dtype = known else {
             let error = WeightsError.unsupportedDType(file: fileName, name: name, dtype: typeName)

@@ -61,7 +61,8 @@ enum PickleCallables {
         if tensorBuilders.contains(name) || classes.contains(name) || storageTypes.contains(name) { return true }
         // dtypes passed to _rebuild_tensor_v3 (torch.uint16, torch.float8_e4m3fn, ...): plain names.
         if name.hasPrefix("torch."), !name.dropFirst(6).contains("."),
-            name.dropFirst(6).allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), name.dropFirst(6).first?.isLowercase == true
+            name.dropFirst(6).allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }),
+            name.dropFirst(6).first?.isLowercase == true
         {
             return true
         }

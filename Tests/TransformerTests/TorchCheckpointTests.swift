@@ -197,7 +197,8 @@ private func bits(_ tensor: FloatTensor) -> [UInt32] { tensor.buffer.map(\.bitPa
             #expect(replaceAll(&$0, "tensors/data/5", "tensors/data/X") == 2)
         }
         #expect(
-            openingError(path) == "tensors.bin: tensor 'empty': data record 'tensors/data/5' is missing from the archive")
+            openingError(path)
+                == "tensors.bin: tensor 'empty': data record 'tensors/data/5' is missing from the archive")
     }
 
     @Test func corruptPickleFailsItsChecksum() throws {
@@ -213,11 +214,17 @@ private func bits(_ tensor: FloatTensor) -> [UInt32] { tensor.buffer.map(\.bitPa
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("torch-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let url = directory.appendingPathComponent("tensors-zip64.bin")
+        try Data(original).write(to: url)
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        func poke(_ position: Int, _ value: UInt8) throws {
+            try handle.seek(toOffset: UInt64(position))
+            try handle.write(contentsOf: [value])
+        }
         var failures = 0
         for position in stride(from: 0, to: original.count, by: 3) {
-            var bytes = original
-            bytes[position] = bytes[position] == 0xFF ? 0x00 : 0xFF
-            try Data(bytes).write(to: url)
+            try poke(position, original[position] == 0xFF ? 0x00 : 0xFF)
+            defer { try? poke(position, original[position]) }
             do {
                 let checkpoint = try TorchCheckpoint(path: url.path)
                 for name in checkpoint.tensorNames { _ = try? checkpoint.float32(name) }
