@@ -8,7 +8,11 @@ let package = Package(
         .executable(name: "cascade", targets: ["cascade"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
     ],
     targets: [
         // Native libraries from Debian (liblmdb-dev, libopenblas-dev).
@@ -23,6 +27,15 @@ let package = Package(
         .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS"]),
         // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
         .target(name: "Evaluation"),
+        // The gRPC API generated from Proto/ (scripts/generate-proto.sh): messages, client, service protocols.
+        .target(
+            name: "CascadeAPI",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
 
         .executableTarget(
             name: "cascade",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the Swift code for Proto/ into Sources/Server/Generated/ (committed; builds and tests
+# Regenerates the Swift code for Proto/ into Sources/CascadeAPI/ (committed; builds and tests
 # never run protoc). Needs protoc (Debian: protobuf-compiler, libprotobuf-dev for nothing but the
 # well-known types) and the two Swift plugins, which this script builds once, in release mode, into
 # a cache folder outside the repo (about 2-10 minutes on 2 cores):
@@ -12,7 +12,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GRPC_PROTOBUF_VERSION=2.4.1
 SWIFT_PROTOBUF_VERSION=1.39.0
 CACHE="${CASCADE_PROTOC_PLUGINS:-${XDG_CACHE_HOME:-$HOME/.cache}/cascade/protoc-plugins-$GRPC_PROTOBUF_VERSION}"
-OUT="$ROOT/Sources/Server/Generated"
+OUT="$ROOT/Sources/CascadeAPI"
 
 command -v protoc >/dev/null || { echo "protoc not found: apt-get install protobuf-compiler" >&2; exit 1; }
 
