@@ -8,21 +8,19 @@ struct TextLines {
 
     init(contentsOf url: URL) throws(InputError) {
         file = url.path
+        // Foundation's messages for a missing file differ across platforms; errno's are plain.
+        var info = stat()
+        if stat(url.path, &info) != 0 || access(url.path, R_OK) != 0 {
+            throw InputError(file: file, line: nil, problem: .unreadable(reason: String(cString: strerror(errno))))
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw InputError(file: file, line: nil, problem: .unreadable(reason: "is a directory"))
+        }
         do {
             data = try Data(contentsOf: url, options: .mappedIfSafe)
         } catch {
-            throw InputError(file: url.path, line: nil, problem: .unreadable(reason: Self.reason(error)))
+            throw InputError(file: file, line: nil, problem: .unreadable(reason: error.localizedDescription))
         }
-    }
-
-    private static func reason(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-            underlying.domain == NSPOSIXErrorDomain, let code = POSIXErrorCode(rawValue: Int32(underlying.code))
-        {
-            return String(cString: strerror(code.rawValue))
-        }
-        return nsError.localizedDescription
     }
 
     func error(_ line: Int?, _ problem: InputError.Problem) -> InputError {
