@@ -24,9 +24,9 @@ public struct QualityLatencyPlot: Sendable {
         let measure = frontier.measure
         let latencies = frontier.points.map { $0.latency[statistic] }
         let qualities = frontier.points.map { $0.quality[measure] }
-        let xAxis =
-            logarithmicLatency
-            ? Axis.logarithmic(latencies.filter { $0 > 0 }) : Axis.linear(from: 0, to: latencies.max()!)
+        // A latency of 0 has no place on a log axis: fall back to linear (the axis title says which).
+        let logarithmic = logarithmicLatency && latencies.allSatisfy { $0 > 0 }
+        let xAxis = logarithmic ? Axis.logarithmic(latencies) : Axis.linear(from: 0, to: latencies.max()! * 1.05)
         let yAxis = Axis.linear(paddedAround: qualities)
         let plot = (
             left: margin.left, right: width - margin.right, top: margin.top, bottom: height - margin.bottom
@@ -52,7 +52,7 @@ public struct QualityLatencyPlot: Sendable {
             svg += line(px, plot.bottom, px, plot.bottom + 5, stroke: "black")
             svg += text(tick.label, x: px, y: plot.bottom + 19, anchor: "middle")
         }
-        let xTitle = "\(statistic.rawValue) latency (ms\(logarithmicLatency ? ", log scale" : ""))"
+        let xTitle = "\(statistic.rawValue) latency (ms\(logarithmic ? ", log scale" : ""))"
         svg += text(xTitle, x: (plot.left + plot.right) / 2, y: height - 18, anchor: "middle")
         svg += "</g>\n" + #"<g class="y-axis">"# + "\n"
         for tick in yAxis.ticks {
@@ -85,20 +85,26 @@ public struct QualityLatencyPlot: Sendable {
                 onFrontier
                 ? ##"<circle cx="\##(n(px))" cy="\##(n(py))" r="5" fill="#1f77b4"/>"##
                 : ##"<circle cx="\##(n(px))" cy="\##(n(py))" r="4" fill="white" stroke="#777" stroke-width="1.5"/>"##
-            // Frontier labels above the line, the others below, so the two sets rarely collide.
-            svg += text(
-                label, x: px + 7, y: onFrontier ? py - 8 : py + 16, anchor: "start",
-                extra: onFrontier ? ##"fill="#1f4e79""## : ##"fill="#666""##, newline: false)
+            // Nothing lies up and to the left of a frontier point (it would dominate it), so its
+            // label goes there, clear of the line; dominated points sit below the line, labels to
+            // their lower right. A label that would cross the y axis flips to the right.
+            let fitsLeft = px - 8 - Double(label.count) * 7 > plot.left
+            svg +=
+                onFrontier
+                ? text(
+                    label, x: fitsLeft ? px - 8 : px + 8, y: py - 9, anchor: fitsLeft ? "end" : "start",
+                    extra: ##"fill="#1f4e79""##, newline: false)
+                : text(label, x: px + 7, y: py + 16, anchor: "start", extra: ##"fill="#666""##, newline: false)
             svg += "</g>\n"
         }
 
-        // Legend, top left inside the plot.
-        let lx = plot.left + 12
-        let ly = plot.top + 16
+        // Legend in the band above the plot, where it can hide no point.
+        let lx = plot.right - 200
+        let ly = plot.top - 12
         svg += ##"<g class="legend"><circle cx="\##(n(lx))" cy="\##(n(ly))" r="5" fill="#1f77b4"/>"##
         svg += text("Pareto frontier", x: lx + 10, y: ly + 4, anchor: "start", newline: false)
-        svg += ##"<circle cx="\##(n(lx))" cy="\##(n(ly + 18))" r="4" fill="white" stroke="#777" stroke-width="1.5"/>"##
-        svg += text("dominated", x: lx + 10, y: ly + 22, anchor: "start", newline: false) + "</g>\n"
+        svg += ##"<circle cx="\##(n(lx + 120))" cy="\##(n(ly))" r="4" fill="white" stroke="#777" stroke-width="1.5"/>"##
+        svg += text("dominated", x: lx + 130, y: ly + 4, anchor: "start", newline: false) + "</g>\n"
         svg += "</svg>\n"
         return svg
     }
@@ -155,7 +161,7 @@ struct Axis {
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= rough }!
         let first = floor(low / step) * step
         var last = ceil(high / step) * step
-        if last <= first { last = first + step }
+        if last <= first { last = first + 5 * step }
         let decimals = max(0, -Int(floor(log10(step))))
         let count = Int(((last - first) / step).rounded())
         let ticks = (0...count).map { index in
