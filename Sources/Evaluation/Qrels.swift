@@ -35,16 +35,14 @@ public struct Qrels: Sendable {
         let lines = try TextLines(contentsOf: url)
         var qrels = Qrels()
         var firstLine: [QueryID: [DocumentID: Int]] = [:]
-        try lines.forEachLine { number, text throws(InputError) in
-            let fields = text.trecFields
-            guard fields.count == 4 else { throw lines.error(number, .fieldCount(expected: 4, found: fields.count)) }
-            guard let relevance = Int(fields[3]) else {
-                throw lines.error(number, .invalidRelevance(String(fields[3])))
-            }
-            let query = QueryID(String(fields[0]))
-            let document = DocumentID(String(fields[2]))
-            if let first = firstLine[query, default: [:]].updateValue(number, forKey: document) {
-                throw lines.error(number, .duplicateJudgment(query, document, firstLine: first))
+        try lines.forEachLine { line throws(InputError) in
+            try line.expectFields(4)
+            let relevanceText = try line.field(3)
+            guard let relevance = Int(relevanceText) else { throw line.error(.invalidRelevance(relevanceText)) }
+            let query = QueryID(try line.field(0))
+            let document = DocumentID(try line.field(2))
+            if let first = firstLine[query, default: [:]].updateValue(line.number, forKey: document) {
+                throw line.error(.duplicateJudgment(query, document, firstLine: first))
             }
             qrels.byQuery[query, default: [:]][document] = relevance
         }

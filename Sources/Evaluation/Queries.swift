@@ -32,15 +32,16 @@ public struct QuerySet: Sendable {
         var queries: [Query] = []
         var firstLine: [QueryID: Int] = [:]
         var index: [QueryID: Int] = [:]
-        try lines.forEachLine { number, text throws(InputError) in
-            guard let tab = text.firstIndex(of: "\t") else { throw lines.error(number, .missingTab) }
+        try lines.forEachLine { line throws(InputError) in
+            let text = try line.text()
+            guard let tab = text.firstIndex(of: "\t") else { throw line.error(.missingTab) }
             let id = text[..<tab].trimmingCharacters(in: .whitespaces)
             let body = text[text.index(after: tab)...].trimmingCharacters(in: .whitespaces)
-            guard !id.isEmpty else { throw lines.error(number, .emptyQueryID) }
+            guard !id.isEmpty else { throw line.error(.emptyQueryID) }
             let query = QueryID(id)
-            guard !body.isEmpty else { throw lines.error(number, .emptyQueryText(query)) }
-            if let first = firstLine.updateValue(number, forKey: query) {
-                throw lines.error(number, .duplicateQuery(query, firstLine: first))
+            guard !body.isEmpty else { throw line.error(.emptyQueryText(query)) }
+            if let first = firstLine.updateValue(line.number, forKey: query) {
+                throw line.error(.duplicateQuery(query, firstLine: first))
             }
             index[query] = queries.count
             queries.append(Query(id: query, text: body))

@@ -74,26 +74,49 @@ public struct Run: Sendable {
     /// ignored, like trec_eval. The tag is the first line's.
     public static func read(from url: URL) throws(InputError) -> Run {
         let lines = try TextLines(contentsOf: url)
-        var documents: [QueryID: [ScoredDocument]] = [:]
-        var firstLine: [QueryID: [DocumentID: Int]] = [:]
+        var rankings: [QueryID: RankingBuilder] = [:]
+        var current: RankingBuilder?
         var tag: String?
-        try lines.forEachLine { number, text throws(InputError) in
-            let fields = text.trecFields
-            guard fields.count == 6 else { throw lines.error(number, .fieldCount(expected: 6, found: fields.count)) }
-            guard Int(fields[3]) != nil else { throw lines.error(number, .invalidRank(String(fields[3]))) }
-            guard let score = Double(fields[4]), score.isFinite else {
-                throw lines.error(number, .invalidScore(String(fields[4])))
+        try lines.forEachLine { line throws(InputError) in
+            try line.expectFields(6)
+            let rankText = try line.field(3)
+            guard Int(rankText) != nil else { throw line.error(.invalidRank(rankText)) }
+            let scoreText = try line.field(4)
+            guard let score = Double(scoreText), score.isFinite else { throw line.error(.invalidScore(scoreText)) }
+            let query = QueryID(try line.field(0))
+            // Runs list a query's documents together; switch builders only when the query changes.
+            if current?.queryID != query {
+                if let finished = current { rankings[finished.queryID] = finished }
+                current = rankings.removeValue(forKey: query) ?? RankingBuilder(queryID: query)
             }
-            let query = QueryID(String(fields[0]))
-            let document = DocumentID(String(fields[2]))
-            if let first = firstLine[query, default: [:]].updateValue(number, forKey: document) {
-                throw lines.error(number, .duplicateDocument(query, document, firstLine: first))
+            let document = DocumentID(try line.field(2))
+            if let first = current!.add(ScoredDocument(documentID: document, score: score), line: line.number) {
+                throw line.error(.duplicateDocument(query, document, firstLine: first))
             }
-            documents[query, default: []].append(ScoredDocument(documentID: document, score: score))
-            if tag == nil { tag = String(fields[5]) }
+            if tag == nil { tag = try line.field(5) }
         }
+        if let finished = current { rankings[finished.queryID] = finished }
         guard let tag else { throw lines.error(nil, .noEntries) }
-        return Run(tag: tag, validated: documents.map { Ranking(validated: $0.key, documents: $0.value) })
+        return Run(tag: tag, validated: rankings.values.map { Ranking(validated: $0.queryID, documents: $0.documents) })
+    }
+
+    /// A ranking being read, with the line of each document for duplicate errors.
+    private struct RankingBuilder {
+        let queryID: QueryID
+        var documents: [ScoredDocument] = []
+        var lines: [DocumentID: Int] = [:]
+
+        init(queryID: QueryID) { self.queryID = queryID }
+
+        /// Adds the document; if it is already there, returns the line that added it instead.
+        mutating func add(_ document: ScoredDocument, line: Int) -> Int? {
+            if let first = lines.updateValue(line, forKey: document.documentID) {
+                lines[document.documentID] = first
+                return first
+            }
+            documents.append(document)
+            return nil
+        }
     }
 
     private init(tag: String, validated rankings: [Ranking]) {
@@ -128,7 +151,9 @@ public struct Run: Sendable {
     }
 
     private static func checkWritable(_ name: String, _ value: String) throws(EvaluationError) {
-        if value.isEmpty || value.contains(where: { $0.isWhitespace }) {
+        // trec_eval splits fields at C isspace(); only ASCII whitespace can break a line apart.
+        let whitespace: Set<UInt8> = [0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20]
+        if value.isEmpty || value.utf8.contains(where: whitespace.contains) {
             throw .unwritableField(name: name, value: value)
         }
     }
