@@ -47,8 +47,10 @@ public struct Frontier: Sendable {
     /// the best; among equally fast ones the better, then the cheaper. Always a frontier point.
     /// A slack of 1e-12 absorbs rounding in `best - loss`.
     public func cheapest(within loss: QualityLoss) -> SweepPoint {
-        let threshold = loss.threshold(best: best.quality[measure]) - 1e-12
-        return points.first { $0.quality[measure] >= threshold }!
+        let top = best.quality[measure]
+        var threshold = loss.threshold(best: top)
+        if !(threshold <= top) { threshold = top }  // a negative or NaN loss allows no loss
+        return points.first { $0.quality[measure] >= threshold - 1e-12 }!
     }
 
     /// The best quality whose latency (by `statistic`, default this frontier's) is within

@@ -18,6 +18,8 @@ import Testing
     #expect(frontier.cheapest(within: .absolute(0.05)).cutoffs.description == "r=100 k=10")
     #expect(frontier.cheapest(within: .relative(0.3)).cutoffs.description == "r=50 k=0")
     #expect(frontier.cheapest(within: .absolute(1)).cutoffs.description == "r=10 k=0")
+    #expect(frontier.cheapest(within: .absolute(-0.1)).cutoffs.description == "r=100 k=50")
+    #expect(frontier.cheapest(within: .relative(.nan)).cutoffs.description == "r=100 k=50")
 }
 
 @Test func bestWithinALatencyBudget() throws {
