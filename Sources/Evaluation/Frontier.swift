@@ -19,8 +19,8 @@ public struct Frontier: Sendable {
         for point in points {
             guard seen.insert(point.cutoffs).inserted else { throw .duplicateCutoffs(point.cutoffs) }
             let latency = point.latency[latencyStatistic]
-            guard !latency.isNaN, latency >= 0 else { throw .invalidLatency(point.cutoffs) }
-            guard !point.quality[measure].isNaN else { throw .invalidQuality(point.cutoffs, measure) }
+            guard latency.isFinite, latency >= 0 else { throw .invalidLatency(point.cutoffs) }
+            guard point.quality[measure].isFinite else { throw .invalidQuality(point.cutoffs, measure) }
         }
         self.measure = measure
         self.latencyStatistic = latencyStatistic

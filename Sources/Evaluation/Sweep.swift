@@ -68,8 +68,8 @@ public enum SweepError: Error, Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .noPoints: return "the sweep has no points"
         case .duplicateCutoffs(let cutoffs): return "the sweep measures \(cutoffs) twice"
-        case .invalidLatency(let cutoffs): return "latency of \(cutoffs) is negative or not a number"
-        case .invalidQuality(let cutoffs, let measure): return "\(measure.rawValue) of \(cutoffs) is not a number"
+        case .invalidLatency(let cutoffs): return "latency of \(cutoffs) is negative or not finite"
+        case .invalidQuality(let cutoffs, let measure): return "\(measure.rawValue) of \(cutoffs) is not finite"
         }
     }
 }

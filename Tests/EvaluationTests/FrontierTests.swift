@@ -87,13 +87,19 @@ import Testing
     #expect(throws: SweepError.invalidLatency(cutoffs)) {
         try Frontier(points: [point(10, 0, quality: 0.1, p50: .nan)])
     }
+    #expect(throws: SweepError.invalidLatency(cutoffs)) {
+        try Frontier(points: [point(10, 0, quality: 0.1, p50: .infinity)])
+    }
     #expect(throws: SweepError.invalidQuality(cutoffs, .ndcgAt10)) {
         try Frontier(points: [point(10, 0, quality: .nan, p50: 1)])
     }
+    #expect(throws: SweepError.invalidQuality(cutoffs, .ndcgAt10)) {
+        try Frontier(points: [point(10, 0, quality: -.infinity, p50: 1)])
+    }
     #expect(SweepError.noPoints.description == "the sweep has no points")
     #expect(SweepError.duplicateCutoffs(cutoffs).description == "the sweep measures r=10 k=0 twice")
-    #expect(SweepError.invalidLatency(cutoffs).description == "latency of r=10 k=0 is negative or not a number")
-    #expect(SweepError.invalidQuality(cutoffs, .ndcgAt10).description == "nDCG@10 of r=10 k=0 is not a number")
+    #expect(SweepError.invalidLatency(cutoffs).description == "latency of r=10 k=0 is negative or not finite")
+    #expect(SweepError.invalidQuality(cutoffs, .ndcgAt10).description == "nDCG@10 of r=10 k=0 is not finite")
 }
 
 @Test func tableMarksTheFrontierAndListsRecommendations() throws {
