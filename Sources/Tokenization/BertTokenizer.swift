@@ -23,6 +23,8 @@ public final class BertTokenizer: Sendable {
     private let preTokenizes: Bool
     private let wordPiece: WordPiece
     private let addedTokens: AddedTokens
+    /// Added tokens' strings by id, for ids outside the WordPiece vocabulary.
+    private let addedStrings: [Int32: String]
 
     /// tokenizer.json when present, else vocab.txt (+ tokenizer_config.json for lowercasing etc.)
     public init(directory: URL) throws {
@@ -39,11 +41,16 @@ public final class BertTokenizer: Sendable {
             vocabulary: files.vocabulary, unkId: unkId, continuingPrefix: files.continuingPrefix,
             maxInputCharsPerWord: files.maxInputCharsPerWord)
         addedTokens = AddedTokens(files.addedTokens)
+        addedStrings = Dictionary(
+            files.addedTokens.map { ($0.id, $0.content) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// Word pieces, no specials.
     public func tokenize(_ text: String) -> [String] {
-        ids(text).map { vocabulary.token(for: $0) ?? "" }
+        ids(text).map { id in
+            if let token = vocabulary.token(for: id), !token.isEmpty { return token }
+            return addedStrings[id] ?? ""
+        }
     }
 
     /// Word-piece ids, no specials, no truncation.

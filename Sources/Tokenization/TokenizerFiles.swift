@@ -1,7 +1,8 @@
 import Foundation
 
 /// What BertTokenizer needs from a model folder, read from tokenizer.json (when present) or
-/// vocab.txt, plus tokenizer_config.json for the special tokens' names and model_max_length.
+/// vocab.txt, plus tokenizer_config.json for model_max_length, the special tokens' names and the
+/// lowercasing options (which, when set there, win over tokenizer.json's, as in transformers).
 struct TokenizerFiles {
     var vocabulary: Vocabulary
     var normalizer: BertNormalizer?
@@ -27,9 +28,14 @@ struct TokenizerFiles {
             files = try fromTokenizerJSON(json)
         } else if FileManager.default.fileExists(atPath: txt.path) {
             files = TokenizerFiles(vocabulary: try Vocabulary.load(vocabTxt: txt))
-            try files.applyNormalizerOptions(config, file: configURL.path)
+            files.normalizer = BertNormalizer()
         } else {
             throw TokenizerError.noVocabulary(directory: directory.path)
+        }
+        // transformers builds BertTokenizer's normalizer from these keys, over tokenizer.json's.
+        let options = ["do_lower_case", "strip_accents", "tokenize_chinese_chars"]
+        if options.contains(where: { config[$0] != nil }) {
+            try files.applyNormalizerOptions(config, file: configURL.path)
         }
         try files.applySpecialTokens(config, file: configURL.path, fromConfigOnly: !files.addedTokens.isEmpty)
         if let limit = config["model_max_length"] {
@@ -78,6 +84,7 @@ struct TokenizerFiles {
                 throw TokenizerError.unsupported(
                     file: file, field: "normalizer.type", value: "\(normalizer["type"] ?? "missing")")
             }
+            files.normalizer = BertNormalizer()
             try files.applyNormalizerOptions(normalizer, file: file, prefix: "normalizer.", json: true)
         default:
             throw TokenizerError.malformed(file: file, field: "normalizer", reason: "is not an object")
@@ -123,24 +130,31 @@ struct TokenizerFiles {
         return files
     }
 
-    /// do_lower_case / strip_accents / tokenize_chinese_chars (tokenizer_config.json), or the
-    /// BertNormalizer fields lowercase / strip_accents / handle_chinese_chars / clean_text (tokenizer.json).
+    /// Overrides the normalizer options that `object` sets: do_lower_case / strip_accents /
+    /// tokenize_chinese_chars (tokenizer_config.json) or the BertNormalizer fields lowercase /
+    /// strip_accents / handle_chinese_chars / clean_text (tokenizer.json). An explicit null
+    /// strip_accents means "follow lowercase".
     mutating func applyNormalizerOptions(
         _ object: [String: Any], file: String, prefix: String = "", json: Bool = false
     ) throws {
-        func flag(_ key: String) throws -> Bool? {
+        func flag(_ key: String) throws -> Bool?? {
             switch object[key] {
-            case nil, is NSNull: return nil
-            case let value as Bool: return value
+            case nil: return .none
+            case is NSNull: return .some(nil)
+            case let value as Bool: return .some(value)
             default:
                 throw TokenizerError.malformed(file: file, field: prefix + key, reason: "is not true, false or null")
             }
         }
-        var normalizer = BertNormalizer()
-        normalizer.lowercase = try flag(json ? "lowercase" : "do_lower_case") ?? true
-        normalizer.stripAccents = try flag("strip_accents")
-        normalizer.handleChineseChars = try flag(json ? "handle_chinese_chars" : "tokenize_chinese_chars") ?? true
-        if json { normalizer.cleanText = try flag("clean_text") ?? true }
+        var normalizer = self.normalizer ?? BertNormalizer()
+        if case .some(let value) = try flag(json ? "lowercase" : "do_lower_case") {
+            normalizer.lowercase = value ?? true
+        }
+        if case .some(let value) = try flag("strip_accents") { normalizer.stripAccents = value }
+        if case .some(let value) = try flag(json ? "handle_chinese_chars" : "tokenize_chinese_chars") {
+            normalizer.handleChineseChars = value ?? true
+        }
+        if json, case .some(let value) = try flag("clean_text") { normalizer.cleanText = value ?? true }
         self.normalizer = normalizer
     }
 

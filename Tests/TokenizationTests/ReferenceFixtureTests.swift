@@ -4,7 +4,7 @@ import Testing
 @testable import Tokenization
 
 /// Every case in reference.jsonl (written by scripts/fixtures/make_tokenizer_fixture.py from
-/// Hugging Face tokenizers) must come out id for id, through both loaders.
+/// Hugging Face tokenizers) must come out id for id, through every way of loading.
 @Suite struct ReferenceFixtureTests {
     struct Fixture {
         var normalizers: [(name: String, spec: [String: Any])] = []
@@ -85,7 +85,9 @@ import Testing
             #expect(!cases.isEmpty, "no cases for variant \(name)")
             for (loader, folder) in [
                 ("tokenizer.json", try TestSupport.tokenizerJSONFolder(normalizer: spec)),
-                ("vocab.txt", try TestSupport.vocabTxtFolder(normalizer: spec)),
+                ("vocab.txt", try TestSupport.configFolder(normalizer: spec)),
+                // The model's own (uncased) tokenizer.json, overridden by tokenizer_config.json.
+                ("tokenizer.json+config", try TestSupport.configFolder(normalizer: spec, file: "tokenizer.json")),
             ] {
                 defer { try? FileManager.default.removeItem(at: folder) }
                 let tokenizer = try BertTokenizer(directory: folder)
@@ -97,7 +99,7 @@ import Testing
                 }
             }
         }
-        #expect(checked >= 2 * 5000, "only \(checked) cases checked")
+        #expect(checked >= 3 * 5000, "only \(checked) cases checked")
         #expect(
             failures.isEmpty,
             "\(failures.count) of \(checked) cases differ from Hugging Face tokenizers; first:\n\(failures.prefix(8).joined(separator: "\n"))"

@@ -48,12 +48,12 @@ enum TestSupport {
         return dir
     }
 
-    /// A folder holding only the model's vocab.txt and a tokenizer_config.json matching `normalizer`.
-    static func vocabTxtFolder(normalizer: [String: Any]) throws -> URL {
+    /// A folder holding only the model's vocab.txt (or its unmodified tokenizer.json) and a
+    /// tokenizer_config.json whose options match `normalizer`.
+    static func configFolder(normalizer: [String: Any], file: String = "vocab.txt") throws -> URL {
         let dir = try temporaryDirectory()
         try FileManager.default.copyItem(
-            at: try modelDirectory().appendingPathComponent("vocab.txt"),
-            to: dir.appendingPathComponent("vocab.txt"))
+            at: try modelDirectory().appendingPathComponent(file), to: dir.appendingPathComponent(file))
         let config: [String: Any] = [
             "do_lower_case": normalizer["lowercase"] ?? true,
             "strip_accents": normalizer["strip_accents"] ?? NSNull(),
