@@ -58,6 +58,7 @@ public final class BertTokenizer: Sendable {
         var ids: [Int32] = []
         var normalized: [UInt32] = []
         var scratch: [UInt32] = []
+        var pieceScratch = WordPiece.Scratch()
         let scalars = text.unicodeScalars.map(\.value)
         addedTokens.split(scalars) { segment, addedId in
             if let addedId {
@@ -71,9 +72,11 @@ public final class BertTokenizer: Sendable {
                 normalized.append(contentsOf: scalars[segment])
             }
             if preTokenizes {
-                BertPreTokenizer.forEachWord(in: normalized) { wordPiece.tokenize(normalized[$0], into: &ids) }
+                BertPreTokenizer.forEachWord(in: normalized) {
+                    wordPiece.tokenize(normalized[$0], into: &ids, scratch: &pieceScratch)
+                }
             } else if !normalized.isEmpty {
-                wordPiece.tokenize(normalized[...], into: &ids)
+                wordPiece.tokenize(normalized[...], into: &ids, scratch: &pieceScratch)
             }
         }
         return ids
