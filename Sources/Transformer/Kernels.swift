@@ -161,13 +161,15 @@ func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
     let vectorEnd = width & ~15
     for r in 0..<rows {
         let row = s + r * width
-        var lanes = SIMD16<Float>(repeating: -.greatestFiniteMagnitude)
+        // Eight running maxima: a single one would serialise on compare latency.
+        var m = SIMD8<Float>(repeating: -.greatestFiniteMagnitude)
         var j = 0
-        while j < vectorEnd {
-            lanes = pointwiseMax(lanes, load16(row + j))
-            j += 16
+        while j + 8 <= width {
+            let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
+            m.replace(with: v, where: v .> m)
+            j += 8
         }
-        var top = lanes.max()
+        var top = m.max()
         while j < width {
             top = Swift.max(top, row[j])
             j += 1
