@@ -205,17 +205,26 @@ func selfAttention(
         let start = sequences.offsets[s]
         let n = sequences.lengths[s]
         let n32 = Int32(n)
+        // OpenBLAS threads a GEMM once M·N·K exceeds 65536 · 4; attention products are so small that
+        // waking a second thread costs more than it saves, so query rows go in blocks below that.
+        let block = max(1, 262_144 / (n * headSize))
         for h in 0..<heads {
             let q = qkv + start * 3 * hidden + h * headSize
             let k = q + hidden
             let v = q + 2 * hidden
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, n32, n32, Int32(headSize), scale, q, stride, k, stride, 0,
-                scores, n32)
-            softmaxRows(scores, rows: n, width: n)
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans, n32, Int32(headSize), n32, 1, scores, n32, v, stride, 0,
-                context + start * hidden + h * headSize, Int32(hidden))
+            var r0 = 0
+            while r0 < n {
+                let m = min(block, n - r0)
+                let rows = Int32(m)
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasTrans, rows, n32, Int32(headSize), scale,
+                    q + r0 * 3 * hidden, stride, k, stride, 0, scores, n32)
+                softmaxRows(scores, rows: m, width: n)
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, Int32(headSize), n32, 1, scores, n32, v, stride,
+                    0, context + (start + r0) * hidden + h * headSize, Int32(hidden))
+                r0 += m
+            }
         }
     }
 }
