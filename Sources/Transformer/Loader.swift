@@ -40,8 +40,11 @@ final class ModelLoader {
     }
 
     func layerNorm(_ name: String, size: Int, eps: Float) throws -> LayerNorm {
-        LayerNorm(
-            weight: try tensor(name + ".weight", [size]), bias: try tensor(name + ".bias", [size]), eps: eps)
+        // Checkpoints converted from TensorFlow name the LayerNorm parameters gamma and beta.
+        let legacy = !has(name + ".weight") && has(name + ".gamma")
+        return LayerNorm(
+            weight: try tensor(name + (legacy ? ".gamma" : ".weight"), [size]),
+            bias: try tensor(name + (legacy ? ".beta" : ".bias"), [size]), eps: eps)
     }
 
     /// Q, K and V projections as one `[3H, H]` linear layer, copied once so attention needs one GEMM.

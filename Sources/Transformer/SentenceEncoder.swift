@@ -8,11 +8,17 @@ public final class SentenceEncoder: Sendable {
     public let fingerprint: String
 
     /// pooling: explicit, else from sentence-transformers files, else CLS without normalisation.
-    public init(directory: URL, pooling: Pooling? = nil) throws {
+    public convenience init(directory: URL, pooling: Pooling? = nil) throws {
         let config = try EncoderConfig.read(from: directory)
-        let loader = ModelLoader(source: try openWeights(in: directory), family: config.family)
+        try self.init(
+            config: config, weights: try openWeights(in: directory),
+            pooling: try pooling ?? Pooling.read(from: directory) ?? Pooling(mode: .cls, normalize: false))
+    }
+
+    init(config: EncoderConfig, weights: any WeightSource, pooling: Pooling) throws {
+        let loader = ModelLoader(source: weights, family: config.family)
         backbone = try loadBackbone(config: config, loader: loader)
-        self.pooling = try pooling ?? Pooling.read(from: directory) ?? Pooling(mode: .cls, normalize: false)
+        self.pooling = pooling
         var hasher = Hasher64()
         hasher.combine(bytes: [UInt8](config.fileBytes))
         hasher.combine("\(loader.fingerprint) \(self.pooling.mode.rawValue) \(self.pooling.normalize)")

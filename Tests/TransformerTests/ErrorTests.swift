@@ -114,6 +114,14 @@ import Tokenization
         #expect(tooLong == "invalid input: row 0 has 65 tokens; the model takes at most 64", "\(tooLong)")
         let empty = message { _ = try encoder.embed(TokenBatch([encoding([1, 2]), encoding([])])) }
         #expect(empty == "invalid input: row 1 has no tokens", "\(empty)")
+        var gap = TokenBatch([encoding([1, 2, 3])])
+        gap.attentionMask[1] = 0
+        let hole = message { _ = try encoder.embed(gap) }
+        #expect(hole == "invalid input: row 0: attention mask has a real token after padding", "\(hole)")
+        var short = TokenBatch([encoding([1, 2, 3])])
+        short.inputIds.removeLast()
+        let shape = message { _ = try encoder.embed(short) }
+        #expect(shape == "invalid input: token batch arrays do not match its shape 1 x 3", "\(shape)")
         let type = message { _ = try encoder.embed(TokenBatch([Encoding(ids: [1, 2], typeIds: [0, 2])])) }
         #expect(type.contains("token type 2 is outside 0..<2"), "\(type)")
     }

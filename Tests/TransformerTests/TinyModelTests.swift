@@ -95,3 +95,39 @@ import Testing
         #expect(try CrossEncoder(directory: Fixtures.tiny("bert-cls")).score(.init([])).isEmpty)
     }
 }
+
+/// A real checkpoint with its LayerNorm parameters under the TensorFlow-era names `gamma` / `beta`.
+struct LegacyLayerNormNames: WeightSource {
+    let inner: any WeightSource
+    var fileName: String { inner.fileName }
+    var tensorNames: [String] { inner.tensorNames.map(rename) }
+    func rename(_ name: String) -> String {
+        guard name.contains("LayerNorm.") else { return name }
+        return name.replacingOccurrences(of: "LayerNorm.weight", with: "LayerNorm.gamma")
+            .replacingOccurrences(of: "LayerNorm.bias", with: "LayerNorm.beta")
+    }
+    func original(_ name: String) -> String? {
+        if name.hasSuffix("LayerNorm.gamma") { return name.replacingOccurrences(of: ".gamma", with: ".weight") }
+        if name.hasSuffix("LayerNorm.beta") { return name.replacingOccurrences(of: ".beta", with: ".bias") }
+        return name.contains("LayerNorm.") ? nil : name
+    }
+    func info(_ name: String) -> TensorInfo? { original(name).flatMap { inner.info($0) } }
+    func float32(_ name: String) throws -> FloatTensor {
+        guard let source = original(name) else { throw WeightsError.missingTensor(file: fileName, name: name) }
+        return try inner.float32(source)
+    }
+}
+
+@Test func legacyLayerNormNamesLoad() throws {
+    let directory = Fixtures.tiny("bert")
+    let config = try EncoderConfig.read(from: directory)
+    let weights = LegacyLayerNormNames(inner: try openWeights(in: directory))
+    #expect(weights.info("embeddings.LayerNorm.weight") == nil)
+    let pooling = Pooling(mode: .mean, normalize: false)
+    let encoder = try SentenceEncoder(config: config, weights: weights, pooling: pooling)
+    let reference = Fixtures.tinyReference
+    let vectors = try encoder.embed(reference.batch)
+    for (row, vector) in vectors.enumerated() {
+        #expect(maxAbsDiff(vector, reference.models["bert"]!.mean[row]) <= 1e-4)
+    }
+}
