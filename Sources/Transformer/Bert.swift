@@ -56,16 +56,18 @@ struct BertSelfAttention: Sendable {
     }
 
     /// `s.hidden` → `s.context`.
-    func forward(_ s: Scratch) {
-        attend(qkv: qkv, heads: heads, headSize: headSize, s)
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        attend(qkv: qkv, heads: heads, headSize: headSize, s, clsOnly: clsOnly)
     }
 }
 
-func attend(qkv: Linear, heads: Int, headSize: Int, _ s: Scratch) {
-    let t = s.tokens.tokenCount
-    qkv(s.hidden, rows: t, into: s.qkv)
+/// Keys and values need every token; with `clsOnly` the rest of the layer runs on `[CLS]` rows only.
+func attend(qkv: Linear, heads: Int, headSize: Int, _ s: Scratch, clsOnly: Bool) {
+    qkv(s.hidden, rows: s.rows, into: s.qkv)
     selfAttention(
-        qkv: s.qkv, heads: heads, headSize: headSize, sequences: s.tokens, scores: s.scores, context: s.context)
+        qkv: s.qkv, heads: heads, headSize: headSize, sequences: s.tokens, clsOnly: clsOnly, scores: s.scores,
+        context: s.context)
+    if clsOnly { s.keepOnlyCLS() }
 }
 
 /// `LayerNorm(dense(context) + input)`.
@@ -80,7 +82,7 @@ struct BertSelfOutput: Sendable {
 
     /// `s.context`, `s.hidden` → `s.attention`.
     func forward(_ s: Scratch) {
-        let t = s.tokens.tokenCount
+        let t = s.rows
         dense.matmul(s.context, rows: t, into: s.attention)
         addLayerNorm(
             s.attention, bias: dense.bias.pointer, residual: s.hidden, norm: layerNorm, rows: t, width: s.width,
@@ -97,8 +99,8 @@ struct BertAttention: Sendable {
         output = try BertSelfOutput(w, "\(prefix).output", c)
     }
 
-    func forward(_ s: Scratch) {
-        selfAttention.forward(s)
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        selfAttention.forward(s, clsOnly: clsOnly)
         output.forward(s)
     }
 }
@@ -113,7 +115,7 @@ struct BertIntermediate: Sendable {
 
     /// `s.attention` → `s.intermediate`.
     func forward(_ s: Scratch) {
-        let t = s.tokens.tokenCount
+        let t = s.rows
         dense.matmul(s.attention, rows: t, into: s.intermediate)
         addBiasGelu(s.intermediate, rows: t, bias: dense.bias.pointer, width: dense.outFeatures)
     }
@@ -131,7 +133,7 @@ struct BertOutput: Sendable {
 
     /// `s.intermediate`, `s.attention` → `s.hidden` (through `s.context` as a temporary).
     func forward(_ s: Scratch) {
-        let t = s.tokens.tokenCount
+        let t = s.rows
         dense.matmul(s.intermediate, rows: t, into: s.context)
         addLayerNorm(
             s.context, bias: dense.bias.pointer, residual: s.attention, norm: layerNorm, rows: t, width: s.width,
@@ -150,8 +152,8 @@ struct BertLayer: Sendable {
         output = try BertOutput(w, "\(prefix).output", c)
     }
 
-    func forward(_ s: Scratch) {
-        attention.forward(s)
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        attention.forward(s, clsOnly: clsOnly)
         intermediate.forward(s)
         output.forward(s)
     }
@@ -164,8 +166,8 @@ struct BertEncoder: Sendable {
         layers = try (0..<c.numLayers).map { try BertLayer(w, "encoder.layer.\($0)", c) }
     }
 
-    func forward(_ s: Scratch) {
-        for layer in layers { layer.forward(s) }
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        for (i, layer) in layers.enumerated() { layer.forward(s, clsOnly: clsOnly && i == layers.count - 1) }
     }
 }
 
@@ -198,10 +200,10 @@ struct BertModel: TransformerBackbone {
         encoder = try BertEncoder(w, c)
     }
 
-    func forward(_ tokens: PackedTokens) -> Scratch {
+    func forward(_ tokens: PackedTokens, clsOnly: Bool) -> Scratch {
         let s = Scratch(tokens: tokens, config: config)
         embeddings.forward(s)
-        encoder.forward(s)
+        encoder.forward(s, clsOnly: clsOnly)
         return s
     }
 }
@@ -209,7 +211,8 @@ struct BertModel: TransformerBackbone {
 /// What the heads and pooling need from BERT or DistilBERT.
 protocol TransformerBackbone: Sendable {
     var config: EncoderConfig { get }
-    func forward(_ tokens: PackedTokens) -> Scratch
+    /// The last hidden states; with `clsOnly` only the `[CLS]` rows, which saves most of the last layer.
+    func forward(_ tokens: PackedTokens, clsOnly: Bool) -> Scratch
 }
 
 /// Reads `config.json` and the weights in `directory` and builds the backbone its family names.

@@ -64,7 +64,7 @@ public final class CrossEncoder: Sendable {
     public func score(_ batch: TokenBatch) throws -> [Float] {
         let tokens = try PackedTokens(batch, config: backbone.config)
         guard tokens.count > 0 else { return [] }
-        let s = backbone.forward(tokens)
+        let s = backbone.forward(tokens, clsOnly: true)
         return (0..<tokens.count).map { logit(Array(UnsafeBufferPointer(start: s.row($0, 0), count: s.width))) }
     }
 

@@ -37,9 +37,9 @@ struct MultiHeadSelfAttention: Sendable {
     }
 
     /// `s.hidden` → `s.context`, then `out_lin` without its bias into `s.attention`.
-    func forward(_ s: Scratch) {
-        attend(qkv: qkv, heads: heads, headSize: headSize, s)
-        outLin.matmul(s.context, rows: s.tokens.tokenCount, into: s.attention)
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        attend(qkv: qkv, heads: heads, headSize: headSize, s, clsOnly: clsOnly)
+        outLin.matmul(s.context, rows: s.rows, into: s.attention)
     }
 }
 
@@ -55,7 +55,7 @@ struct FFN: Sendable {
 
     /// `s.attention` → `s.context`, without `lin2`'s bias.
     func forward(_ s: Scratch) {
-        let t = s.tokens.tokenCount
+        let t = s.rows
         lin1.matmul(s.attention, rows: t, into: s.intermediate)
         addBiasGelu(s.intermediate, rows: t, bias: lin1.bias.pointer, width: lin1.outFeatures)
         lin2.matmul(s.intermediate, rows: t, into: s.context)
@@ -76,9 +76,9 @@ struct TransformerBlock: Sendable {
         outputLayerNorm = try w.layerNorm("\(prefix).output_layer_norm", size: c.hiddenSize, eps: c.layerNormEps)
     }
 
-    func forward(_ s: Scratch) {
-        let t = s.tokens.tokenCount
-        attention.forward(s)
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        attention.forward(s, clsOnly: clsOnly)
+        let t = s.rows
         addLayerNorm(
             s.attention, bias: attention.outLin.bias.pointer, residual: s.hidden, norm: saLayerNorm, rows: t,
             width: s.width, into: s.attention)
@@ -97,8 +97,8 @@ struct DistilBertTransformer: Sendable {
         layers = try (0..<c.numLayers).map { try TransformerBlock(w, "transformer.layer.\($0)", c) }
     }
 
-    func forward(_ s: Scratch) {
-        for layer in layers { layer.forward(s) }
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        for (i, layer) in layers.enumerated() { layer.forward(s, clsOnly: clsOnly && i == layers.count - 1) }
     }
 }
 
@@ -113,10 +113,10 @@ struct DistilBertModel: TransformerBackbone {
         transformer = try DistilBertTransformer(w, c)
     }
 
-    func forward(_ tokens: PackedTokens) -> Scratch {
+    func forward(_ tokens: PackedTokens, clsOnly: Bool) -> Scratch {
         let s = Scratch(tokens: tokens, config: config)
         embeddings.forward(s)
-        transformer.forward(s)
+        transformer.forward(s, clsOnly: clsOnly)
         return s
     }
 }

@@ -193,9 +193,10 @@ func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
 
 /// Scaled dot-product attention for every (sequence, head) on packed tokens: `qkv` holds rows
 /// `[q | k | v]` of `3 * hidden` floats, sequences are contiguous runs of rows, so no padding is
-/// computed and no mask is needed. Writes `context [tokens, hidden]`; `scores` holds `maxLen²` floats.
+/// computed and no mask is needed. Writes `context [tokens, hidden]`, or with `clsOnly` just the
+/// `[CLS]` query's row of each sequence as `context [sequences, hidden]`; `scores` holds `maxLen²` floats.
 func selfAttention(
-    qkv: UnsafePointer<Float>, heads: Int, headSize: Int, sequences: PackedTokens,
+    qkv: UnsafePointer<Float>, heads: Int, headSize: Int, sequences: PackedTokens, clsOnly: Bool,
     scores: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>
 ) {
     let hidden = heads * headSize
@@ -205,6 +206,8 @@ func selfAttention(
         let start = sequences.offsets[s]
         let n = sequences.lengths[s]
         let n32 = Int32(n)
+        let queries = clsOnly ? 1 : n
+        let outputRow = clsOnly ? s : start
         // OpenBLAS threads a GEMM once M·N·K exceeds 65536 · 4; attention products are so small that
         // waking a second thread costs more than it saves, so query rows go in blocks below that.
         let block = max(1, 262_144 / (n * headSize))
@@ -213,8 +216,8 @@ func selfAttention(
             let k = q + hidden
             let v = q + 2 * hidden
             var r0 = 0
-            while r0 < n {
-                let m = min(block, n - r0)
+            while r0 < queries {
+                let m = min(block, queries - r0)
                 let rows = Int32(m)
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasTrans, rows, n32, Int32(headSize), scale,
@@ -222,7 +225,7 @@ func selfAttention(
                 softmaxRows(scores, rows: m, width: n)
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, Int32(headSize), n32, 1, scores, n32, v, stride,
-                    0, context + (start + r0) * hidden + h * headSize, Int32(hidden))
+                    0, context + (outputRow + r0) * hidden + h * headSize, Int32(hidden))
                 r0 += m
             }
         }

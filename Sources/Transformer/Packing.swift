@@ -98,8 +98,25 @@ final class Scratch {
 
     deinit { storage.deallocate() }
 
+    /// Whether only each sequence's `[CLS]` row is still computed (the last layer of a model whose
+    /// output reads nothing else): rows are then one per sequence.
+    private(set) var clsOnly = false
+
+    /// Rows the dense layers run on.
+    var rows: Int { clsOnly ? tokens.count : tokens.tokenCount }
+
+    /// Moves each sequence's first hidden row to row `sequence`; later layers see one row per sequence.
+    func keepOnlyCLS() {
+        // offsets[s] >= s, so no source row is overwritten before it is read.
+        for s in 0..<tokens.count where tokens.offsets[s] != s {
+            (hidden + s * width).update(from: hidden + tokens.offsets[s] * width, count: width)
+        }
+        clsOnly = true
+    }
+
     /// The hidden state of token `index` of sequence `sequence`.
     func row(_ sequence: Int, _ index: Int) -> UnsafeMutablePointer<Float> {
-        hidden + (tokens.offsets[sequence] + index) * width
+        precondition(!clsOnly || index == 0, "only [CLS] rows were computed")
+        return clsOnly ? hidden + sequence * width : hidden + (tokens.offsets[sequence] + index) * width
     }
 }

@@ -33,7 +33,7 @@ public final class SentenceEncoder: Sendable {
     public func embed(_ batch: TokenBatch) throws -> [[Float]] {
         let tokens = try PackedTokens(batch, config: backbone.config)
         guard tokens.count > 0 else { return [] }
-        let s = backbone.forward(tokens)
+        let s = backbone.forward(tokens, clsOnly: pooling.mode == .cls)
         return (0..<tokens.count).map { pooling.pool(s, sequence: $0) }
     }
 
@@ -41,7 +41,7 @@ public final class SentenceEncoder: Sendable {
     func hiddenStates(_ batch: TokenBatch) throws -> [[[Float]]] {
         let tokens = try PackedTokens(batch, config: backbone.config)
         guard tokens.count > 0 else { return [] }
-        let s = backbone.forward(tokens)
+        let s = backbone.forward(tokens, clsOnly: false)
         return (0..<tokens.count).map { seq in
             (0..<tokens.lengths[seq]).map { Array(UnsafeBufferPointer(start: s.row(seq, $0), count: s.width)) }
         }
