@@ -45,6 +45,8 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(name: "encoder-bench", dependencies: ["Transformer", "Tokenization"], path: "Benchmarks/EncoderBench"),
+
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"]),
         .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore"]),
