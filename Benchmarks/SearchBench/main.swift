@@ -84,12 +84,15 @@ let options = Options(Array(CommandLine.arguments.dropFirst()))
 openblas_set_num_threads(Int32(options.threads))
 try FileManager.default.createDirectory(at: options.dir, withIntermediateDirectories: true)
 let corename = openblas_get_corename().map { String(cString: $0) } ?? "?"
-print("search-bench: dim \(options.dim), k \(options.k), \(options.queries) queries, \(options.threads) threads, OpenBLAS core \(corename)")
+print(
+    "search-bench: dim \(options.dim), k \(options.k), \(options.queries) queries, \(options.threads) threads, OpenBLAS core \(corename)"
+)
 
 var queryGenerator = Generator(state: 7)
 let queries = queryGenerator.unitVectors(options.queries, options.dim)
 try write(queries, to: options.dir.appendingPathComponent("queries.f32"))
-let model = StoreModel(fingerprint: "random-unit-\(options.dim)", dimension: options.dim, pooling: "none", similarity: .dot)
+let model = StoreModel(
+    fingerprint: "random-unit-\(options.dim)", dimension: options.dim, pooling: "none", similarity: .dot)
 let clock = ContinuousClock()
 
 for n in options.sizes {
@@ -103,8 +106,10 @@ for n in options.sizes {
         let start = clock.now
         for first in stride(from: 0, to: n, by: options.batch) {
             let items = (first..<min(first + options.batch, n)).map { i in
-                (passage: Passage(id: "p\(i)", text: "passage \(i)"),
-                 vector: Array(vectors[(i * options.dim)..<((i + 1) * options.dim)]))
+                (
+                    passage: Passage(id: "p\(i)", text: "passage \(i)"),
+                    vector: Array(vectors[(i * options.dim)..<((i + 1) * options.dim)])
+                )
             }
             try store.upsert(items)
         }
@@ -128,4 +133,12 @@ for n in options.sizes {
     let median = times[times.count / 2]
     let p99 = times[min(times.count - 1, Int((Double(times.count) * 0.99).rounded(.up)) - 1)]
     print(String(format: "RESULT swift n=%d median_ms=%.3f p99_ms=%.3f", n, median, p99))
+    // The same queries 16 at a time (one sgemm per block): per-query cost when callers batch.
+    let batchSize = 16
+    let batchStart = clock.now
+    for first in stride(from: 0, to: options.queries, by: batchSize) {
+        _ = try store.search((first..<min(first + batchSize, options.queries)).map(query), k: options.k)
+    }
+    let perQuery = milliseconds(clock.now - batchStart) / Double(options.queries)
+    print(String(format: "batched by %d: %.3f ms per query", batchSize, perQuery))
 }

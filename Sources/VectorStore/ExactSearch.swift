@@ -73,18 +73,21 @@ struct TopK {
     }
 }
 
-/// Scores one block of vectors in place and feeds its live slots to the selection.
-/// Owns the score buffer (and an alignment scratch buffer) for the length of one search.
+/// Scores one block of vectors in place against one query (sgemv) or several (sgemm) and feeds
+/// each query's live slots to its selection. Owns the score buffer for the length of one search.
 final class BlockScanner {
     let dimension: Int
     let blockSize: Int
+    let queryCount: Int
+    /// rows x queryCount, row-major: the scores of one block.
     private let scores: UnsafeMutablePointer<Float>
     private var scratch: UnsafeMutablePointer<Float>?
 
-    init(dimension: Int, blockSize: Int) {
+    init(dimension: Int, blockSize: Int, queryCount: Int = 1) {
         self.dimension = dimension
         self.blockSize = blockSize
-        self.scores = .allocate(capacity: blockSize)
+        self.queryCount = queryCount
+        self.scores = .allocate(capacity: blockSize * queryCount)
     }
 
     deinit {
@@ -92,25 +95,35 @@ final class BlockScanner {
         scratch?.deallocate()
     }
 
-    /// `vectors` points into the memory map; `rows` are the block's slots in use, `live` its bitmap.
+    /// `vectors` points into the memory map; `rows` are the block's slots in use, `live` its
+    /// bitmap; `queries` holds `queryCount` row-major queries, `tops` one selection per query.
     func scan(
         block: UInt32, vectors: UnsafeRawBufferPointer, rows: Int, live: UnsafeRawBufferPointer,
-        query: UnsafePointer<Float>, into top: inout TopK
+        queries: UnsafePointer<Float>, into tops: inout [TopK]
     ) {
         let dim = dimension
         let words = (rows + 63) / 64
         guard rows > 0, vectors.count >= rows * dim * 4, live.count >= words * 8 else { return }
         if Int(bitPattern: vectors.baseAddress) % MemoryLayout<Float>.alignment == 0 {
-            gemv(vectors.baseAddress!.assumingMemoryBound(to: Float.self), rows: rows, query: query)
+            score(vectors.baseAddress!.assumingMemoryBound(to: Float.self), rows: rows, queries: queries)
         } else {
             // Small values can sit unaligned inside a leaf page; copy those (never the big
             // blocks, which start on overflow pages).
             if scratch == nil { scratch = .allocate(capacity: blockSize * dim) }
             UnsafeMutableRawPointer(scratch!).copyMemory(from: vectors.baseAddress!, byteCount: rows * dim * 4)
-            gemv(scratch!, rows: rows, query: query)
+            score(scratch!, rows: rows, queries: queries)
         }
-        let out = scores
         let base = block &* UInt32(blockSize)
+        for q in 0..<queryCount {
+            select(tops: &tops[q], column: scores + q, rows: rows, words: words, live: live, base: base)
+        }
+    }
+
+    private func select(
+        tops top: inout TopK, column out: UnsafeMutablePointer<Float>, rows: Int, words: Int,
+        live: UnsafeRawBufferPointer, base: UInt32
+    ) {
+        let stride = queryCount
         var threshold = top.threshold
         for w in 0..<words {
             var word = live.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)
@@ -118,16 +131,16 @@ final class BlockScanner {
             if remaining < 64 { word &= (UInt64(1) << UInt64(remaining)) &- 1 }
             let first = w * 64
             if word == ~UInt64(0) {
-                for j in first..<first + 64 where out[j] >= threshold {
-                    top.offer(out[j], base &+ UInt32(j))
+                for j in first..<first + 64 where out[j * stride] >= threshold {
+                    top.offer(out[j * stride], base &+ UInt32(j))
                     threshold = top.threshold
                 }
             } else {
                 while word != 0 {
                     let j = first + word.trailingZeroBitCount
                     word &= word &- 1
-                    if out[j] >= threshold {
-                        top.offer(out[j], base &+ UInt32(j))
+                    if out[j * stride] >= threshold {
+                        top.offer(out[j * stride], base &+ UInt32(j))
                         threshold = top.threshold
                     }
                 }
@@ -135,9 +148,14 @@ final class BlockScanner {
         }
     }
 
-    private func gemv(_ a: UnsafePointer<Float>, rows: Int, query: UnsafePointer<Float>) {
-        cblas_sgemv(
-            CblasRowMajor, CblasNoTrans, blasint(rows), blasint(dimension), 1, a, blasint(dimension), query, 1, 0,
-            scores, 1)
+    private func score(_ a: UnsafePointer<Float>, rows: Int, queries: UnsafePointer<Float>) {
+        let d = blasint(dimension)
+        if queryCount == 1 {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows), d, 1, a, d, queries, 1, 0, scores, 1)
+        } else {
+            let n = blasint(queryCount)
+            cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, blasint(rows), n, d, 1, a, d, queries, d, 0, scores, n)
+        }
     }
 }

@@ -7,17 +7,24 @@ extension VectorStore {
 
     /// Exact top-k by inner product, k in 1...1000, ties broken by id ascending.
     public func search(_ query: [Float], k: Int) throws -> [Hit] {
+        try search([query], k: k)[0]
+    }
+
+    /// Several queries in one scan (one sgemm per block instead of one sgemv per query), all
+    /// against the same snapshot; same results as searching them one by one.
+    public func search(_ queries: [[Float]], k: Int) throws -> [[Hit]] {
         guard (1...VectorStore.maxK).contains(k) else { throw StoreError.invalidK(k) }
-        let q = try prepared(query, id: nil)
+        guard !queries.isEmpty else { return [] }
+        let matrix = try queries.flatMap { try prepared($0, id: nil) }
         return try read { txn in
             let counters = try txn.counters(dbs)
-            var top = TopK(k: k)
-            let scanner = BlockScanner(dimension: model.dimension, blockSize: blockSize)
+            var tops = [TopK](repeating: TopK(k: k), count: queries.count)
+            let scanner = BlockScanner(dimension: model.dimension, blockSize: blockSize, queryCount: queries.count)
             let cursor = try txn.cursor(dbs.blocks)
             let liveCursor = try txn.cursor(dbs.live)
             var entry = try cursor.first()
             var liveEntry = try liveCursor.first()
-            try q.withUnsafeBufferPointer { query in
+            try matrix.withUnsafeBufferPointer { matrix in
                 while let (key, vectors) = entry, let (liveKey, live) = liveEntry {
                     let block = key.loadUInt32()
                     guard liveKey.loadUInt32() == block else {
@@ -26,12 +33,13 @@ extension VectorStore {
                     let start = UInt64(block) * UInt64(blockSize)
                     let rows = Int(min(UInt64(blockSize), counters.nextSlot > start ? counters.nextSlot - start : 0))
                     scanner.scan(
-                        block: block, vectors: vectors, rows: rows, live: live, query: query.baseAddress!, into: &top)
+                        block: block, vectors: vectors, rows: rows, live: live, queries: matrix.baseAddress!,
+                        into: &tops)
                     entry = try cursor.next()
                     liveEntry = try liveCursor.next()
                 }
             }
-            return try rank(top.candidates, k: k, txn: txn)
+            return try tops.map { try rank($0.candidates, k: k, txn: txn) }
         }
     }
 

@@ -39,6 +39,24 @@ import Testing
         }
     }
 
+    @Test func batchedSearchEqualsSingleSearches() throws {
+        let dir = try TempDir()
+        var rng = SeededRandom(seed: 21)
+        let store = try VectorStore.open(
+            at: dir.store(), model: model(dimension: 12), options: StoreOptions(blockSize: 100))
+        let items = randomItems(700, dimension: 12, rng: &rng)
+        try store.upsert(items)
+        try store.delete(ids: items.prefix(50).map(\.passage.id))
+        let reference = Dictionary(uniqueKeysWithValues: items.dropFirst(50).map { ($0.passage.id, $0.vector) })
+        let queries = (0..<9).map { _ in integerVector(12, &rng) }
+        let batched = try store.search(queries, k: 33)
+        #expect(batched.count == 9)
+        for (query, hits) in zip(queries, batched) {
+            #expect(hits == referenceSearch(reference, query: query, k: 33))
+        }
+        #expect(try store.search([[Float]](), k: 5).isEmpty)
+    }
+
     @Test func kLargerThanCountReturnsEverything() throws {
         let dir = try TempDir()
         var rng = SeededRandom(seed: 7)
