@@ -7,7 +7,14 @@ public struct LMDBError: Error, CustomStringConvertible, Equatable {
     public var operation: String
 
     public var message: String { String(cString: mdb_strerror(code)) }
-    public var description: String { "LMDB \(operation) failed: \(message) (code \(code))" }
+    public var description: String {
+        var text = "LMDB \(operation) failed: \(message) (code \(code))"
+        if code == EIO || code == ENOSPC || code == EFBIG || code == EDQUOT {
+            // LMDB reports a short write (full disk, file size limit) as EIO.
+            text += "; the disk may be full or the file size limited. The transaction was rolled back"
+        }
+        return text
+    }
 
     public var isMapFull: Bool { code == MDB_MAP_FULL }
     public var isMapResized: Bool { code == MDB_MAP_RESIZED }

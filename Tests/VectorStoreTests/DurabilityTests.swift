@@ -137,6 +137,7 @@ import Testing
         #expect(process.terminationStatus == 0, "\(printed)")
         // LMDB reports the refused write (EFBIG) as an I/O error of the commit.
         #expect(printed.hasPrefix("error: LMDB txn_commit failed: "), "\(printed)")
+        #expect(printed.contains("the disk may be full or the file size limited. The transaction was rolled back"))
 
         let store = try VectorStore.open(at: dir.store(), model: BatchModel.model, options: BatchModel.options)
         #expect(try BatchModel.committedBatches(store.search(BatchModel.query, k: 1000), items: 10) == 3)

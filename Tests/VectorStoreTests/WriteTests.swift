@@ -89,6 +89,27 @@ import Testing
         }
     }
 
+    @Test func sameDirectoryOpenedTwiceSharesOneEnvironment() throws {
+        let dir = try TempDir()
+        do {
+            _ = try VectorStore.open(at: dir.store(), model: model(dimension: 2))
+        }
+        do {
+            let reader = try VectorStore.open(existingAt: dir.store(), readOnly: true)
+            let message = "open for writing (this process has it open read-only)"
+            #expect(throws: StoreError.readOnly(operation: message, path: dir.store().path)) {
+                _ = try VectorStore.open(at: dir.store(), model: model(dimension: 2))
+            }
+            #expect(reader.readOnly)
+        }
+        // Writable first, then a read-only view: the view sees the writer's commits.
+        let writer = try VectorStore.open(at: dir.store(), model: model(dimension: 2))
+        let view = try VectorStore.open(existingAt: dir.store(), readOnly: true)
+        try writer.upsert([(passage: Passage(id: "x", text: "t"), vector: [1, 2])])
+        #expect(try view.passage(id: "x") == Passage(id: "x", text: "t"))
+        #expect(view.readOnly && !writer.readOnly)
+    }
+
     @Test func anotherModelIsRefused() throws {
         let dir = try TempDir()
         let built = StoreModel(fingerprint: "minilm-abc", dimension: 384, pooling: "mean", similarity: .cosine)
