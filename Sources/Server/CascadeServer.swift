@@ -156,14 +156,15 @@ public final class CascadeServer: Sendable {
 
     /// SIGTERM and SIGINT call `shutdown()` (twice: cancel what is still running).
     public func installSignalHandlers() {
-        let sources: [any DispatchSourceSignal] = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [weak self] in self?.shutdown() }
-            source.resume()
-            return source
+        state.withLock { state in
+            for number in [SIGTERM, SIGINT] {
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { [weak self] in self?.shutdown() }
+                source.resume()
+                state.signalSources.append(source)
+            }
         }
-        state.withLock { $0.signalSources.append(contentsOf: sources) }
     }
 
     private var transportSecurity: HTTP2ServerTransport.Posix.TransportSecurity {

@@ -128,7 +128,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
             outcome = .failure(Self.rpcError(from: error, deadline: deadline))
         }
         let elapsed = start.duration(to: .now)
-        let responseMetadata: Metadata = ["x-request-id": requestID]
+        let responseMetadata: Metadata = ["x-request-id": .string(requestID)]
         switch outcome {
         case .success(let (response, trace)):
             metrics.record(method: method, code: nil, trace: trace ?? Self.totalOnly(elapsed))
@@ -139,7 +139,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
             log(
                 method: method, requestID: requestID, code: error.code, message: error.message, trace: nil,
                 elapsed: elapsed)
-            error.metadata.add("x-request-id", requestID)
+            error.metadata.addString(requestID, forKey: "x-request-id")
             return ServerResponse(error: error)
         }
     }

@@ -102,7 +102,10 @@ private struct JSONObject {
 
     func number(_ name: String) throws -> NSNumber? {
         guard let value = values[name], !(value is NSNull) else { return nil }
-        guard !(value is Bool), let number = value as? NSNumber else { throw wrong(name, "a number") }
+        // JSON booleans also bridge to NSNumber (and 0/1 to Bool), so tell them apart by type encoding.
+        guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else {
+            throw wrong(name, "a number")
+        }
         return number
     }
 

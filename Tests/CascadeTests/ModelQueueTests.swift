@@ -16,6 +16,21 @@ private final class Gate: Sendable {
     func open() { semaphore.signal() }
 }
 
+/// Records the order jobs ran in and how many ran at once.
+private final class Recorder: Sendable {
+    private let state = Mutex((order: [Int](), running: 0, mostAtOnce: 0))
+    func run(_ index: Int) {
+        state.withLock {
+            $0.running += 1
+            $0.mostAtOnce = max($0.mostAtOnce, $0.running)
+            $0.order.append(index)
+        }
+        state.withLock { $0.running -= 1 }
+    }
+    var order: [Int] { state.withLock { $0.order } }
+    var mostAtOnce: Int { state.withLock { $0.mostAtOnce } }
+}
+
 /// Polls until `condition` holds; fails the test after ~5 s. (Not a timing assertion: only a
 /// bound on how long to wait for the other thread.)
 private func eventually(_ condition: () -> Bool) async throws {
@@ -29,30 +44,21 @@ private func eventually(_ condition: () -> Bool) async throws {
 @Suite struct ModelQueueTests {
     @Test func runsJobsInOrderOneAtATime() async throws {
         let queue = ModelQueue(capacity: 8)
-        let log = Mutex<[Int]>([])
-        let running = Mutex(0)
+        let recorder = Recorder()
         let gate = Gate()
         let first = Task { try await queue.run { gate.block() } }
         try await eventually { gate.isEntered }
-        let tasks = (0..<5).map { index in
-            Task {
-                // Stagger submission so FIFO order is the submission order.
-                try await Task.sleep(for: .milliseconds(index * 5))
-                return try await queue.run {
-                    let concurrent = running.withLock {
-                        $0 += 1; return $0
-                    }
-                    log.withLock { $0.append(index) }
-                    running.withLock { $0 -= 1 }
-                    return concurrent
-                }.value
-            }
+        var tasks: [Task<Void, any Error>] = []
+        for index in 0..<5 {
+            tasks.append(Task { _ = try await queue.run { recorder.run(index) } })
+            // Submit one at a time so the submission order is known.
+            try await eventually { queue.waiting == index + 1 }
         }
-        try await eventually { queue.waiting == 5 }
         gate.open()
         _ = try await first.value
-        for task in tasks { #expect(try await task.value == 1) }
-        #expect(log.withLock { $0 } == [0, 1, 2, 3, 4])
+        for task in tasks { try await task.value }
+        #expect(recorder.order == [0, 1, 2, 3, 4])
+        #expect(recorder.mostAtOnce == 1)
     }
 
     @Test func returnsValuesAndRethrows() async throws {
