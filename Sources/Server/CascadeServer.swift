@@ -44,6 +44,8 @@ public final class CascadeServer: Sendable {
         try config.validate()
         self.config = config
         self.pipeline = pipeline
+        var logger = logger
+        logger.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
         self.logger = logger
         self.apiKey = try config.resolvedAPIKey()
         metrics.observeQueueDepth { [pipeline] in pipeline.queueDepth }
