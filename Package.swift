@@ -36,7 +36,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Cascade",
+                "Cascade", "VectorStore", "Transformer",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
