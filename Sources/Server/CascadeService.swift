@@ -1,5 +1,5 @@
-import CascadeAPI
 import Cascade
+import CascadeAPI
 import GRPCCore
 import Logging
 import VectorStore

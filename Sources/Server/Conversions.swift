@@ -1,5 +1,5 @@
-import CascadeAPI
 import Cascade
+import CascadeAPI
 import VectorStore
 
 extension Cascade_V1_Timing {
