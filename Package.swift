@@ -1,6 +1,12 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+let grpc: [Target.Dependency] = [
+    .product(name: "GRPCCore", package: "grpc-swift-2"),
+    .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+    .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+]
+
 let package = Package(
     name: "Cascade",
     platforms: [.macOS(.v15)],
@@ -8,7 +14,14 @@ let package = Package(
         .executable(name: "cascade", targets: ["cascade"])
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Native libraries from Debian (liblmdb-dev, libopenblas-dev).
@@ -21,24 +34,50 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["Tokenization", "COpenBLAS"]),
         // Passages and vectors in one LMDB environment; exact top-k over the memory map.
         .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS"]),
-        // Corpus files into a store: resumable, batched by length, bad lines reported by number.
-        .target(name: "Indexing", dependencies: ["Tokenization", "Transformer", "VectorStore"]),
         // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
         .target(name: "Evaluation"),
+        // The search pipeline: tokenize, encode, retrieve, fetch, rerank, merge; one model run at a time.
+        .target(name: "Cascade", dependencies: ["Tokenization", "Transformer", "VectorStore"]),
+        // Corpus files into a store: resumable, batched by length, bad lines reported by number.
+        .target(name: "Indexing", dependencies: ["Cascade", "Tokenization", "Transformer", "VectorStore"]),
+        // The gRPC API generated from Proto/ (scripts/generate-proto.sh): messages, clients, service protocols.
+        .target(name: "CascadeAPI", dependencies: grpc),
+        // The gRPC server: services, health, auth, Prometheus metrics, graceful shutdown.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Cascade", "CascadeAPI", "VectorStore", "Transformer",
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ] + grpc
+        ),
 
         .executableTarget(
             name: "cascade",
             dependencies: [
-                "Tokenization", "Transformer", "VectorStore", "Indexing", "Evaluation",
+                "Tokenization", "Transformer", "VectorStore", "Indexing", "Evaluation", "Cascade",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Encoder throughput and latency against onnxruntime and PyTorch (Benchmarks/encoder.sh).
+        .executableTarget(
+            name: "encoder-bench", dependencies: ["Transformer", "Tokenization"], path: "Benchmarks/EncoderBench"),
+        // Exact-search latency of VectorStore against faiss (Benchmarks/search.sh).
+        .executableTarget(name: "search-bench", dependencies: ["VectorStore"], path: "Benchmarks/SearchBench"),
+        // A child process the VectorStore tests kill mid-write.
+        .executableTarget(name: "store-writer", dependencies: ["VectorStore"], path: "Tests/StoreWriter"),
 
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"]),
-        .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore"]),
+        .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "store-writer"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+        .testTarget(name: "CascadeTests", dependencies: ["Cascade"]),
         .testTarget(name: "IndexingTests", dependencies: ["Indexing"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "CascadeAPI"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,6 @@
+import Cascade
 import Foundation
 import Tokenization
-import Transformer
 import VectorStore
 
 /// Where an index build stands, reported after every committed batch.
@@ -26,33 +26,20 @@ public struct IndexProgress: Sendable {
     }
 }
 
-/// The vectors of a store are only comparable if they come from one model with one pooling.
-extension StoreModel {
-    public init(embedder: TextEmbedder) {
-        let pooling = embedder.encoder.pooling
-        self.init(
-            fingerprint: embedder.encoder.fingerprint,
-            dimension: embedder.dimension,
-            pooling: pooling.mode.rawValue + (pooling.normalize ? "+normalize" : ""),
-            similarity: pooling.normalize ? .cosine : .dot
-        )
-    }
-}
-
 /// Encodes a corpus into a store, resumably: every batch is one LMDB transaction, and a passage
 /// already stored with the same text is not encoded again, so a killed build rerun with the same
 /// command picks up where the last committed batch left it.
 public struct IndexBuilder: Sendable {
     public let store: VectorStore
-    public let embedder: TextEmbedder
+    public let retriever: Retriever
     /// Passages per transaction (and per model batch).
     public var batchSize: Int
     /// Passages looked up, sorted by length and encoded together: larger windows pad less.
     public var window: Int
 
-    public init(store: VectorStore, embedder: TextEmbedder, batchSize: Int = 32, window: Int = 4096) {
+    public init(store: VectorStore, retriever: Retriever, batchSize: Int = 32, window: Int = 4096) {
         self.store = store
-        self.embedder = embedder
+        self.retriever = retriever
         self.batchSize = max(1, batchSize)
         self.window = max(self.batchSize, window)
     }
@@ -72,14 +59,14 @@ public struct IndexBuilder: Sendable {
             let todo = zip(slice, stored).filter { $0.1?.text != $0.0.text }.map(\.0)
             state.alreadyPresent += slice.count - todo.count
             state.done += slice.count - todo.count
-            let encodings = embedder.encode(todo.map(\.text))
+            let encodings = retriever.encode(todo.map(\.text))
             let order = todo.indices.sorted { encodings[$0].count < encodings[$1].count }
             var batchStart = 0
             while batchStart < order.count {
                 try Task.checkCancellation()
                 let batch = Array(order[batchStart..<min(batchStart + batchSize, order.count)])
                 batchStart += batch.count
-                let vectors = try embedder.encoder.embed(embedder.tokenizer.batch(batch.map { encodings[$0] }))
+                let vectors = try retriever.encoder.embed(retriever.tokenizer.batch(batch.map { encodings[$0] }))
                 try store.upsert(zip(batch, vectors).map { (passage: todo[$0.0], vector: $0.1) })
                 state.indexed += batch.count
                 state.done += batch.count

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cascade
 import Foundation
 import Transformer
 
@@ -27,9 +28,11 @@ struct EmbedCommand: ParsableCommand {
         let clock = ContinuousClock()
         let directory = URL(fileURLWithPath: model)
         let loadStart = clock.now
-        let embedder = try TextEmbedder(
-            directory: directory, pooling: try explicitPooling(directory), batchSize: batchSize)
-        if verbose { printError("embed: loaded \(embedder.encoder.architecture) in \(formatMilliseconds(clock.now - loadStart))") }
+        let retriever = try Retriever.load(directory: directory, pooling: try explicitPooling(directory))
+        if verbose {
+            printError(
+                "embed: loaded \(retriever.encoder.architecture) in \(formatMilliseconds(clock.now - loadStart))")
+        }
         var input = LineInput()
         var lines = 0
         var tokens = 0
@@ -37,10 +40,10 @@ struct EmbedCommand: ParsableCommand {
         var encodeTime = Duration.zero
         while case let chunk = try input.nextChunk(batchSize), !chunk.isEmpty {
             var start = clock.now
-            let encodings = embedder.encode(chunk.map(\.text))
+            let encodings = retriever.encode(chunk.map(\.text))
             tokenizeTime += clock.now - start
             start = clock.now
-            let vectors = try embedder.embed(encodings)
+            let vectors = try retriever.embed(encodings, batchSize: batchSize)
             encodeTime += clock.now - start
             for vector in vectors { print(jsonArray(vector)) }
             lines += chunk.count

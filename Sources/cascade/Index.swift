@@ -1,7 +1,7 @@
 import ArgumentParser
+import Cascade
 import Foundation
 import Indexing
-import Transformer
 import VectorStore
 
 struct IndexCommand: ParsableCommand {
@@ -40,21 +40,23 @@ struct IndexCommand: ParsableCommand {
         for problem in corpus.problems.prefix(50) { printError("\(self.corpus): \(problem)") }
         if corpus.problems.count > 50 { printError("\(self.corpus): ... \(corpus.problems.count - 50) more bad lines") }
         if strict && !corpus.problems.isEmpty {
-            throw ValidationError("\(corpus.problems.count) bad lines in \(self.corpus); nothing was indexed (--strict)")
+            throw ValidationError(
+                "\(corpus.problems.count) bad lines in \(self.corpus); nothing was indexed (--strict)")
         }
         if corpus.duplicateIds > 0 {
             printError("\(self.corpus): \(corpus.duplicateIds) repeated ids; the last line of each wins")
         }
-        let embedder = try TextEmbedder(directory: URL(fileURLWithPath: model), batchSize: batchSize)
-        let vectorStore = try VectorStore.open(at: URL(fileURLWithPath: store), model: StoreModel(embedder: embedder))
-        let builder = IndexBuilder(store: vectorStore, embedder: embedder, batchSize: batchSize)
+        let retriever = try Retriever.load(directory: URL(fileURLWithPath: model))
+        let vectorStore = try VectorStore.open(at: URL(fileURLWithPath: store), model: retriever.storeModel)
+        let builder = IndexBuilder(store: vectorStore, retriever: retriever, batchSize: batchSize)
         var lastReport = clock.now
         let result = try builder.run(corpus.records.map(\.passage)) { progress in
             guard clock.now - lastReport >= .seconds(1) || progress.done == progress.total else { return }
             lastReport = clock.now
             let eta = progress.eta.map { "ETA \(Int($0.milliseconds / 1000)) s" } ?? "ETA -"
             printError(
-                "index: \(progress.done)/\(progress.total) (\(String(format: "%.1f", progress.rate)) passages/s, \(eta))")
+                "index: \(progress.done)/\(progress.total) (\(String(format: "%.1f", progress.rate)) passages/s, \(eta))"
+            )
         }
         let stats = try vectorStore.stats()
         printError(

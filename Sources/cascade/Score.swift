@@ -1,6 +1,6 @@
 import ArgumentParser
+import Cascade
 import Foundation
-import Transformer
 
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,7 +22,7 @@ struct ScoreCommand: ParsableCommand {
 
     func run() throws {
         let clock = ContinuousClock()
-        let scorer = try PairScorer(directory: URL(fileURLWithPath: model), maxLength: maxLength, batchSize: batchSize)
+        let reranker = try Reranker.load(directory: URL(fileURLWithPath: model), maxLength: maxLength)
         var input = LineInput()
         var pairs = 0
         var tokenizeTime = Duration.zero
@@ -33,13 +33,12 @@ struct ScoreCommand: ParsableCommand {
                 guard let tab = text.firstIndex(of: "\t") else {
                     throw InputError(line: line, reason: "expected query<TAB>passage")
                 }
-                return scorer.tokenizer.encode(
-                    String(text[..<tab]), String(text[text.index(after: tab)...]),
-                    maxLength: scorer.maxLength, truncation: .longestFirst)
+                return reranker.encode(
+                    query: String(text[..<tab]), passages: [String(text[text.index(after: tab)...])])[0]
             }
             tokenizeTime += clock.now - start
             start = clock.now
-            let scores = try scorer.score(encodings)
+            let scores = try reranker.score(encodings, batchSize: batchSize)
             scoreTime += clock.now - start
             for score in scores { print(score) }
             pairs += chunk.count

@@ -1,9 +1,8 @@
 import ArgumentParser
+import Cascade
 import Foundation
-import Transformer
-import VectorStore
 
-struct SearchCommand: ParsableCommand {
+struct SearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
         abstract: "Search a store in process and print the top hits with their scores and timings."
@@ -15,8 +14,17 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The retriever the store was built with.")
     var model: String
 
+    @Option(help: "A cross-encoder folder, to rerank the best --rerank-k hits.")
+    var reranker: String?
+
     @Option(name: .short, help: "Hits to print (1...1000).")
     var k = 10
+
+    @Option(help: "Candidates to retrieve (default: max(k, 100)).")
+    var retrieveK: Int?
+
+    @Option(help: "Candidates to rerank (default: k with --reranker, else 0).")
+    var rerankK: Int?
 
     @Flag(help: "One JSON object: the hits (id, score, text) and the stage timings.")
     var json = false
@@ -26,57 +34,69 @@ struct SearchCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...1000).contains(k) else { throw ValidationError("-k must be in 1...1000") }
-        guard !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            throw ValidationError("the query is empty")
-        }
+        if rerankK ?? 0 > 0 && reranker == nil { throw ValidationError("--rerank-k needs --reranker") }
     }
 
-    func run() throws {
-        let clock = ContinuousClock()
-        let embedder = try TextEmbedder(directory: URL(fileURLWithPath: model))
-        let vectorStore = try VectorStore.open(at: URL(fileURLWithPath: store), model: StoreModel(embedder: embedder))
-        var timings: [(String, Duration)] = []
-        func timed<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
-            let start = clock.now
-            defer { timings.append((stage, clock.now - start)) }
-            return try body()
-        }
-        let total = clock.now
-        let encoding = timed("tokenize") { embedder.encode([query]) }
-        let vector = try timed("encode") { try embedder.embed(encoding)[0] }
-        let hits = try timed("retrieve") { try vectorStore.search(vector, k: k) }
-        let texts = try timed("fetch") { try vectorStore.passages(ids: hits.map(\.id)).map { $0?.text ?? "" } }
-        timings.append(("total", clock.now - total))
+    func run() async throws {
+        let retrieveK = self.retrieveK ?? max(k, 100)
+        let plan = SearchPlan(
+            retrieveK: retrieveK, rerankK: min(rerankK ?? (reranker == nil ? 0 : k), retrieveK), topN: k,
+            includeText: true)
+        var limits = Limits()
+        limits.maxRetrieveK = max(limits.maxRetrieveK, retrieveK)
+        let pipeline = try Pipeline.open(
+            index: URL(fileURLWithPath: store), retriever: URL(fileURLWithPath: model),
+            reranker: reranker.map { URL(fileURLWithPath: $0) },
+            configuration: PipelineConfiguration(limits: limits), createIndex: false)
+        defer { pipeline.shutdown() }
+        let result = try await pipeline.search(query, plan: plan)
         if json {
-            printJSON(hits: hits, texts: texts, timings: timings)
+            print(try searchJSON(query: query, result: result))
             return
         }
-        for (rank, (hit, text)) in zip(hits, texts).enumerated() {
+        for hit in result.hits {
+            let text = hit.text ?? ""
             let snippet = text.count > 100 ? String(text.prefix(97)) + "..." : text
-            print(String(format: "%3d  %8.4f  ", rank + 1, hit.score) + "\(hit.id)  \(snippet)")
-        }
-        print("timings: " + timings.map { "\($0.0) \(formatMilliseconds($0.1))" }.joined(separator: ", "))
-    }
-
-    private func printJSON(hits: [Hit], texts: [String], timings: [(String, Duration)]) {
-        struct Output: Encodable {
-            struct Row: Encodable {
-                var id: String
-                var score: Float
-                var text: String
+            let rerank = hit.rerankScore.map {
+                String(format: " (rerank %.4f, retrieval %.4f)", $0, hit.retrievalScore)
             }
-            var query: String
-            var hits: [Row]
-            var timingsMicroseconds: [String: Int64]
+            print(String(format: "%3d  %8.4f  ", hit.rank, hit.score) + "\(hit.id)\(rerank ?? "")  \(snippet)")
         }
-        let output = Output(
-            query: query,
-            hits: zip(hits, texts).map { Output.Row(id: $0.0.id, score: $0.0.score, text: $0.1) },
-            timingsMicroseconds: Dictionary(uniqueKeysWithValues: timings.map { ($0.0, $0.1.microseconds) })
-        )
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        print(String(decoding: try! encoder.encode(output), as: UTF8.self))
+        print("timings: " + timingSummary(result.trace))
     }
+}
+
+/// The stages a search ran, in pipeline order: "tokenize 0.21 ms, encode 3.10 ms, ...".
+func timingSummary(_ trace: Trace) -> String {
+    Stage.allCases.filter { trace[$0] > .zero || $0 == .total }
+        .map { "\($0.rawValue) \(formatMilliseconds(trace[$0]))" }.joined(separator: ", ")
+}
+
+private func searchJSON(query: String, result: SearchResult) throws -> String {
+    struct Output: Encodable {
+        struct Row: Encodable {
+            var id: String
+            var score: Float
+            var retrievalScore: Float
+            var rerankScore: Float?
+            var rank: Int
+            var text: String
+        }
+        var query: String
+        var hits: [Row]
+        var timingsUs: [String: UInt64]
+    }
+    let output = Output(
+        query: query,
+        hits: result.hits.map {
+            Output.Row(
+                id: $0.id, score: $0.score, retrievalScore: $0.retrievalScore, rerankScore: $0.rerankScore,
+                rank: $0.rank, text: $0.text ?? "")
+        },
+        timingsUs: Dictionary(uniqueKeysWithValues: Stage.allCases.map { ($0.rawValue, result.trace.microseconds($0)) })
+    )
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return String(decoding: try encoder.encode(output), as: UTF8.self)
 }

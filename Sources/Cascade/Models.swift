@@ -1,0 +1,130 @@
+import Foundation
+import Tokenization
+import Transformer
+import VectorStore
+
+/// Reads `max_seq_length` from a sentence-transformers folder: the length the model was trained
+/// for and that sentence-transformers truncates to (256 for all-MiniLM-L6-v2, not the tokenizer's 512).
+func sentenceTransformersMaxLength(in directory: URL) -> Int? {
+    let url = directory.appendingPathComponent("sentence_bert_config.json")
+    guard let data = try? Data(contentsOf: url),
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { return nil }
+    return object["max_seq_length"] as? Int
+}
+
+/// Runs `body` over batches of encodings with similar token counts, so a batch pads little, and
+/// returns one result per encoding in the original order.
+public func inLengthOrder<T>(
+    _ encodings: [Encoding], batchSize: Int, _ body: ([Encoding]) throws -> [T]
+) rethrows -> [T] {
+    let order = encodings.indices.sorted { encodings[$0].count < encodings[$1].count }
+    var results = [T?](repeating: nil, count: encodings.count)
+    for start in stride(from: 0, to: order.count, by: max(1, batchSize)) {
+        let rows = order[start..<min(start + max(1, batchSize), order.count)]
+        for (row, output) in zip(rows, try body(rows.map { encodings[$0] })) { results[row] = output }
+    }
+    return results.map { $0! }
+}
+
+/// Stage 1: a bi-encoder and its tokenizer.
+public struct Retriever: Sendable {
+    /// The model folder's name, e.g. "all-MiniLM-L6-v2".
+    public var name: String
+    public var tokenizer: BertTokenizer
+    public var encoder: SentenceEncoder
+    /// Tokens per text, `[CLS]` and `[SEP]` included; longer texts are truncated.
+    public var maxLength: Int
+
+    public init(name: String, tokenizer: BertTokenizer, encoder: SentenceEncoder, maxLength: Int? = nil) {
+        self.name = name
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        self.maxLength = min(maxLength ?? tokenizer.maxLength, tokenizer.maxLength)
+    }
+
+    /// Loads a Hugging Face / sentence-transformers folder. `pooling` overrides what the folder says.
+    public static func load(directory: URL, pooling: Pooling? = nil) throws -> Retriever {
+        Retriever(
+            name: directory.standardizedFileURL.lastPathComponent,
+            tokenizer: try BertTokenizer(directory: directory),
+            encoder: try SentenceEncoder(directory: directory, pooling: pooling),
+            maxLength: sentenceTransformersMaxLength(in: directory))
+    }
+
+    public func encode(_ texts: [String]) -> [Encoding] {
+        texts.map { tokenizer.encode($0, maxLength: maxLength) }
+    }
+
+    /// Embeddings in input order, computed in batches sorted by length (on the calling thread).
+    public func embed(_ encodings: [Encoding], batchSize: Int = 32) throws -> [[Float]] {
+        try inLengthOrder(encodings, batchSize: batchSize) { try encoder.embed(tokenizer.batch($0)) }
+    }
+
+    /// What a store built with this retriever records. Normalised embeddings make inner product
+    /// a cosine.
+    public var storeModel: StoreModel {
+        StoreModel(
+            fingerprint: encoder.fingerprint, dimension: encoder.dimension,
+            pooling: encoder.pooling.mode.rawValue, similarity: encoder.pooling.normalize ? .cosine : .dot)
+    }
+
+    public var info: ModelDescription {
+        ModelDescription(
+            name: name, architecture: encoder.architecture, fingerprint: encoder.fingerprint,
+            dimension: encoder.dimension, pooling: encoder.pooling.mode.rawValue,
+            normalize: encoder.pooling.normalize, maxLength: maxLength)
+    }
+}
+
+/// Stage 2: a cross-encoder and its tokenizer.
+public struct Reranker: Sendable {
+    public var name: String
+    public var tokenizer: BertTokenizer
+    public var encoder: CrossEncoder
+    /// Tokens per (query, passage) pair, specials included.
+    public var maxLength: Int
+
+    public init(name: String, tokenizer: BertTokenizer, encoder: CrossEncoder, maxLength: Int? = nil) {
+        self.name = name
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        self.maxLength = min(maxLength ?? tokenizer.maxLength, tokenizer.maxLength)
+    }
+
+    public static func load(directory: URL, maxLength: Int? = nil) throws -> Reranker {
+        Reranker(
+            name: directory.standardizedFileURL.lastPathComponent,
+            tokenizer: try BertTokenizer(directory: directory),
+            encoder: try CrossEncoder(directory: directory), maxLength: maxLength)
+    }
+
+    /// `[CLS] query [SEP] passage [SEP]`, truncated longest-first as sentence-transformers' CrossEncoder does.
+    public func encode(query: String, passages: [String]) -> [Encoding] {
+        passages.map { tokenizer.encode(query, $0, maxLength: maxLength, truncation: .longestFirst) }
+    }
+
+    /// One logit per pair, in input order, in batches sorted by length (on the calling thread).
+    public func score(_ encodings: [Encoding], batchSize: Int = 16) throws -> [Float] {
+        try inLengthOrder(encodings, batchSize: batchSize) { try encoder.score(tokenizer.batch($0)) }
+    }
+
+    public var info: ModelDescription {
+        ModelDescription(
+            name: name, architecture: encoder.architecture, fingerprint: encoder.fingerprint,
+            dimension: 0, pooling: "", normalize: false, maxLength: maxLength)
+    }
+}
+
+/// A model as `Info` reports it.
+public struct ModelDescription: Sendable, Equatable {
+    public var name: String
+    public var architecture: String
+    public var fingerprint: String
+    /// Embedding size; 0 for a cross-encoder.
+    public var dimension: Int
+    /// "cls" or "mean"; empty for a cross-encoder.
+    public var pooling: String
+    public var normalize: Bool
+    public var maxLength: Int
+}

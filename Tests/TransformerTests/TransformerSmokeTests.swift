@@ -1,7 +1,0 @@
-import Testing
-
-@testable import Transformer
-
-@Test func moduleLinks() {
-    #expect(Bool(true))
-}
