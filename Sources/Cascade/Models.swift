@@ -92,11 +92,19 @@ public struct Reranker: Sendable {
         self.maxLength = min(maxLength ?? tokenizer.maxLength, tokenizer.maxLength)
     }
 
-    public static func load(directory: URL, maxLength: Int? = nil) throws -> Reranker {
-        Reranker(
-            name: directory.standardizedFileURL.lastPathComponent,
-            tokenizer: try BertTokenizer(directory: directory),
-            encoder: try CrossEncoder(directory: directory), maxLength: maxLength)
+    /// A cross-encoder folder, or with `head`, an encoder folder (e.g. a bare `BertModel`) under
+    /// the classification head in that safetensors file (`classifier.*`, and `pooler.*` or
+    /// `pre_classifier.*` where the folder lacks them).
+    public static func load(directory: URL, head: URL? = nil, maxLength: Int? = nil) throws -> Reranker {
+        let encoder: CrossEncoder
+        if let head {
+            encoder = try CrossEncoder(encoderDirectory: directory, head: try SafetensorsFile(path: head.path))
+        } else {
+            encoder = try CrossEncoder(directory: directory)
+        }
+        return Reranker(
+            name: directory.standardizedFileURL.lastPathComponent + (head.map { "+" + $0.lastPathComponent } ?? ""),
+            tokenizer: try BertTokenizer(directory: directory), encoder: encoder, maxLength: maxLength)
     }
 
     /// `[CLS] query [SEP] passage [SEP]`, truncated longest-first as sentence-transformers' CrossEncoder does.

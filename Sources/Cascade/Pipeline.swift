@@ -77,13 +77,14 @@ public final class Pipeline: Sendable {
     /// `createIndex` allows it).
     public static func open(
         index: URL, retriever retrieverDirectory: URL, reranker rerankerDirectory: URL? = nil,
-        configuration: PipelineConfiguration = PipelineConfiguration(), createIndex: Bool = true
+        rerankerHead: URL? = nil, configuration: PipelineConfiguration = PipelineConfiguration(),
+        createIndex: Bool = true
     ) throws -> Pipeline {
         guard createIndex || FileManager.default.fileExists(atPath: index.path) else {
             throw CascadeError.configuration("no index at \(index.path): build one with `cascade index`")
         }
         let retriever = try Retriever.load(directory: retrieverDirectory)
-        let reranker = try rerankerDirectory.map { try Reranker.load(directory: $0) }
+        let reranker = try rerankerDirectory.map { try Reranker.load(directory: $0, head: rerankerHead) }
         let store: VectorStore
         if FileManager.default.fileExists(atPath: index.path) {
             store = try VectorStore.open(existingAt: index)

@@ -17,6 +17,9 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "A cross-encoder folder, to rerank the best --rerank-k hits.")
     var reranker: String?
 
+    @Option(help: "A safetensors classification head to put on --reranker when that is a bare encoder.")
+    var rerankerHead: String?
+
     @Option(name: .short, help: "Hits to print (1...1000).")
     var k = 10
 
@@ -47,6 +50,7 @@ struct SearchCommand: AsyncParsableCommand {
         let pipeline = try Pipeline.open(
             index: URL(fileURLWithPath: store), retriever: URL(fileURLWithPath: model),
             reranker: reranker.map { URL(fileURLWithPath: $0) },
+            rerankerHead: rerankerHead.map { URL(fileURLWithPath: $0) },
             configuration: PipelineConfiguration(limits: limits), createIndex: false)
         defer { pipeline.shutdown() }
         let result = try await pipeline.search(query, plan: plan)
