@@ -31,7 +31,7 @@ private func corpusFile(_ bytes: [UInt8], name: String) throws -> URL {
     let corpus = try Corpus.read(try corpusFile(bytes, name: "c.jsonl"))
     #expect(corpus.format == .jsonl)
     #expect(corpus.records.map(\.passage.id) == ["a", "7", "g"])
-    #expect(corpus.records.map(\.line) == [1, 2, 12])
+    #expect(corpus.records.map(\.line) == [1, 2, 11])
     #expect(
         corpus.problems == [
             CorpusProblem(line: 3, reason: "invalid JSON"),
@@ -40,7 +40,7 @@ private func corpusFile(_ bytes: [UInt8], name: String) throws -> URL {
             CorpusProblem(line: 6, reason: "\"text\" must be a string"),
             CorpusProblem(line: 7, reason: "expected a JSON object with \"id\" and \"text\""),
             CorpusProblem(line: 9, reason: "empty text for id e"),
-            CorpusProblem(line: 11, reason: "invalid UTF-8"),
+            CorpusProblem(line: 10, reason: "invalid UTF-8"),
         ])
 }
 
