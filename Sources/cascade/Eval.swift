@@ -1,0 +1,74 @@
+import ArgumentParser
+import Cascade
+import Evaluation
+import Foundation
+
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Run judged queries through the cascade; report trec_eval's measures and write a TREC run.",
+        discussion: """
+            The measures equal trec_eval's (MRR@10 is recip_rank on the run cut to 10). The mean is \
+            over queries that are both judged and run, as trec_eval without -c and pytrec_eval report it.
+            """
+    )
+
+    @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var judgments: JudgmentOptions
+
+    @Option(help: "Candidates retrieved, and the depth of the run (Recall@1000 needs 1000).")
+    var retrieveK = 1000
+
+    @Option(help: "Candidates reranked (needs --reranker).")
+    var rerankK = 0
+
+    @Option(help: "Write the TREC run file here.")
+    var run: String?
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func run() async throws {
+        let (queries, evaluator) = try judgments.load()
+        let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK)
+        defer { pipeline.shutdown() }
+        let plan = SearchPlan(retrieveK: retrieveK, rerankK: rerankK, topN: retrieveK)
+        let clock = ContinuousClock()
+        var lastReport = clock.now
+        let pass = try await JudgedPass.run(
+            queries, pipeline: pipeline, plan: plan, tag: "cascade-r\(retrieveK)-k\(rerankK)"
+        ) { done in
+            guard clock.now - lastReport >= .seconds(2) || done == queries.count else { return }
+            lastReport = clock.now
+            printError("eval: \(done)/\(queries.count) queries")
+        }
+        if let run { try pass.run.write(to: URL(fileURLWithPath: run)) }
+        let report = try evaluator.evaluate(pass.run)
+        if json {
+            struct Output: Encodable {
+                var retrieveK: Int
+                var rerankK: Int
+                var queries: Int
+                var evaluated: Int
+                var mean: Scores
+                var latencyP50Ms: Double
+                var latencyP99Ms: Double
+            }
+            let output = Output(
+                retrieveK: retrieveK, rerankK: rerankK, queries: queries.count, evaluated: report.perQuery.count,
+                mean: report.mean, latencyP50Ms: pass.percentile(0.5), latencyP99Ms: pass.percentile(0.99))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.keyEncodingStrategy = .convertToSnakeCase
+            print(String(decoding: try encoder.encode(output), as: UTF8.self))
+            return
+        }
+        print("retrieve_k \(retrieveK), rerank_k \(rerankK): \(report.perQuery.count) of \(queries.count) queries judged")
+        print(Measure.allCases.map { $0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
+        print(Measure.allCases.map { String(format: "%-9.4f", report.mean[$0]) }.joined())
+        print(String(format: "latency p50 %.2f ms, p99 %.2f ms", pass.percentile(0.5), pass.percentile(0.99)))
+        if !report.unjudgedQueries.isEmpty {
+            printError("eval: \(report.unjudgedQueries.count) queries have no judgments and are not counted")
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Cascade
+import Evaluation
+import Foundation
+
+/// Where the models and the index come from, for the commands that search in process.
+struct PipelineOptions: ParsableArguments {
+    @Option(help: "The store directory (built with `cascade index`).")
+    var store: String
+
+    @Option(help: "The retriever the store was built with.")
+    var model: String
+
+    @Option(help: "A cross-encoder folder (or a bare encoder folder with --reranker-head).")
+    var reranker: String?
+
+    @Option(help: "A safetensors classification head to put on --reranker when that is a bare encoder.")
+    var rerankerHead: String?
+
+    /// Opens the pipeline with limits wide enough for `maxRetrieveK`.
+    func open(maxRetrieveK: Int = 1000) throws -> Pipeline {
+        var limits = Limits()
+        limits.maxRetrieveK = max(limits.maxRetrieveK, maxRetrieveK)
+        limits.maxTopN = max(limits.maxTopN, maxRetrieveK)
+        return try Pipeline.open(
+            index: URL(fileURLWithPath: store), retriever: URL(fileURLWithPath: model),
+            reranker: reranker.map { URL(fileURLWithPath: $0) },
+            rerankerHead: rerankerHead.map { URL(fileURLWithPath: $0) },
+            configuration: PipelineConfiguration(limits: limits), createIndex: false)
+    }
+}
+
+/// Judged queries: the query file and its TREC qrels.
+struct JudgmentOptions: ParsableArguments {
+    @Option(help: "Queries, qid<TAB>text a line.")
+    var queries: String
+
+    @Option(help: "TREC qrels: qid 0 docid relevance.")
+    var qrels: String
+
+    @Option(help: "Use only the first N queries.")
+    var limit: Int?
+
+    func load() throws -> (queries: [Query], evaluator: Evaluator) {
+        var queries = try QuerySet.read(from: URL(fileURLWithPath: self.queries)).queries
+        if let limit { queries = Array(queries.prefix(max(0, limit))) }
+        return (queries, Evaluator(qrels: try Qrels.read(from: URL(fileURLWithPath: qrels))))
+    }
+}
+
+/// One pass of judged queries through the pipeline at one setting.
+struct JudgedPass {
+    var run: Run
+    /// Each query's end-to-end time in the pipeline, in query order.
+    var latencies: [Duration]
+    var wallTime: Duration
+
+    /// Runs every query (one at a time: latency, not throughput, is what a setting costs) and
+    /// ranks each query's hits in the pipeline's order; trec_eval re-sorts by score, and merged
+    /// results mix cross-encoder and bi-encoder scores, so the run's scores encode that order.
+    static func run(
+        _ queries: [Query], pipeline: Pipeline, plan: SearchPlan, tag: String, progress: (Int) -> Void = { _ in }
+    ) async throws -> JudgedPass {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var rankings: [Ranking] = []
+        var latencies: [Duration] = []
+        for (index, query) in queries.enumerated() {
+            let result = try await pipeline.search(query.text, plan: plan)
+            latencies.append(result.trace.total)
+            rankings.append(
+                try Ranking(queryID: query.id, orderedDocumentIDs: result.hits.map { DocumentID($0.id) }))
+            progress(index + 1)
+        }
+        return JudgedPass(run: try Run(tag: tag, rankings: rankings), latencies: latencies, wallTime: clock.now - started)
+    }
+
+    /// The latency at quantile `q` (nearest rank), in milliseconds.
+    func percentile(_ q: Double) -> Double {
+        let sorted = latencies.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        let rank = min(sorted.count - 1, max(0, Int((q * Double(sorted.count)).rounded(.up)) - 1))
+        return sorted[rank].milliseconds
+    }
+
+    var throughput: Double {
+        wallTime > .zero ? Double(latencies.count) / (wallTime.milliseconds / 1000) : 0
+    }
+}
