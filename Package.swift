@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // Native libraries from Debian (liblmdb-dev, libopenblas-dev).
@@ -45,10 +46,28 @@ let package = Package(
             ]
         ),
 
+        // Load generation logic for cascade-bench: schedules, latency recording, reports.
+        .target(
+            name: "LoadTesting",
+            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+            path: "Benchmarks/LoadTesting"
+        ),
+        .executableTarget(
+            name: "cascade-bench",
+            dependencies: [
+                "LoadTesting", "CascadeAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/CascadeBench"
+        ),
+
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"]),
         .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+        .testTarget(name: "BenchTests", dependencies: ["LoadTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )
