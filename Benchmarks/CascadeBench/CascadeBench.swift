@@ -84,7 +84,7 @@ struct CascadeBench: AsyncParsableCommand {
     func validate() throws {
         do {
             _ = try makePlan()
-            _ = try Endpoint(parsing: target)
+            _ = try ServerAddress(parsing: target)
         } catch {
             throw ValidationError(error.message)
         }
@@ -115,11 +115,11 @@ struct CascadeBench: AsyncParsableCommand {
 
     func run() async throws {
         let plan = try makePlan()
-        let endpoint = try Endpoint(parsing: target)
+        let endpoint = try ServerAddress(parsing: target)
         let queryList = try QueryFile.load(path: queries)
         let transport = try HTTP2ClientTransport.Posix(
             target: endpoint.host.contains(":")
-                ? .ipv6(host: endpoint.host, port: endpoint.port) : .dns(host: endpoint.host, port: endpoint.port),
+                ? .ipv6(address: endpoint.host, port: endpoint.port) : .dns(host: endpoint.host, port: endpoint.port),
             transportSecurity: transportSecurity()
         )
         let reports = try await withGRPCClient(transport: transport) { grpc in
@@ -144,6 +144,11 @@ struct CascadeBench: AsyncParsableCommand {
             print(plan.isSweep ? try jsonText(SweepReport(runs: reports)) : try jsonText(reports[0]))
         } else if plan.isSweep {
             print("sweep:\n" + SweepReport(runs: reports).formatted())
+        }
+        // A run in which nothing succeeded measured nothing: say so to scripts too.
+        if reports.allSatisfy({ $0.completed == 0 }) {
+            let errors = reports.flatMap(\.errors).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            throw BenchError("no request succeeded (\(errors))")
         }
     }
 
@@ -192,7 +197,7 @@ struct CascadeBench: AsyncParsableCommand {
     /// One line on stderr saying what is being measured; a server that cannot answer Info is
     /// reported but not fatal, so the run's error counts show what happened.
     private func describeServer(
-        _ client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, endpoint: Endpoint, queryCount: Int
+        _ client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, endpoint: ServerAddress, queryCount: Int
     ) async {
         var metadata = Metadata()
         if let apiKey {

@@ -33,8 +33,8 @@ public enum QueryFile {
 
     public static func parse(_ text: String) throws(BenchError) -> [BenchQuery] {
         var queries: [BenchQuery] = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine
+        // By Character, "\r\n" is one newline, so Windows line ends need no special case.
+        for (index, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             if line.trimmingSpaces.isEmpty { continue }
             let lineNumber = index + 1
             if let tab = line.firstIndex(of: "\t") {

@@ -123,12 +123,12 @@ import Testing
     }
 }
 
-@Suite struct EndpointArgumentTests {
+@Suite struct ServerAddressArgumentTests {
     @Test func hostsAndPorts() throws {
-        #expect(try Endpoint(parsing: "127.0.0.1:50051") == Endpoint(host: "127.0.0.1", port: 50051))
-        #expect(try Endpoint(parsing: "search.internal:443") == Endpoint(host: "search.internal", port: 443))
-        #expect(try Endpoint(parsing: "[::1]:8080") == Endpoint(host: "::1", port: 8080))
-        #expect(Endpoint(host: "::1", port: 8080).description == "[::1]:8080")
+        #expect(try ServerAddress(parsing: "127.0.0.1:50051") == ServerAddress(host: "127.0.0.1", port: 50051))
+        #expect(try ServerAddress(parsing: "search.internal:443") == ServerAddress(host: "search.internal", port: 443))
+        #expect(try ServerAddress(parsing: "[::1]:8080") == ServerAddress(host: "::1", port: 8080))
+        #expect(ServerAddress(host: "::1", port: 8080).description == "[::1]:8080")
     }
 
     @Test(arguments: [
@@ -140,6 +140,6 @@ import Testing
         ("[::1]50051", "--target \"[::1]50051\": an IPv6 target must look like [::1]:50051"),
     ])
     func aBadTargetSaysWhatIsWrong(text: String, message: String) {
-        #expect(throws: BenchError(message)) { try Endpoint(parsing: text) }
+        #expect(throws: BenchError(message)) { try ServerAddress(parsing: text) }
     }
 }

@@ -17,6 +17,11 @@ import Testing
             ])
     }
 
+    @Test func windowsLineEndsSplitLines() throws {
+        let queries = try QueryFile.parse("q1\tfirst\r\nq2\tsecond\r\n")
+        #expect(queries == [BenchQuery(id: "q1", text: "first"), BenchQuery(id: "q2", text: "second")])
+    }
+
     @Test func theSampleQueriesLoad() throws {
         let path = Self.packageRoot.appending(path: "samples/debian-desc/queries.tsv").path
         let queries = try QueryFile.load(path: path)

@@ -1,5 +1,5 @@
 /// A `host:port` target; IPv6 literals go in brackets (`[::1]:50051`).
-public struct Endpoint: Equatable, Sendable, CustomStringConvertible {
+public struct ServerAddress: Equatable, Sendable, CustomStringConvertible {
     public let host: String
     public let port: Int
 
