@@ -45,6 +45,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Exact-search latency of VectorStore against faiss (Benchmarks/search.sh).
+        .executableTarget(name: "search-bench", dependencies: ["VectorStore"], path: "Benchmarks/SearchBench"),
+        // A child process the VectorStore tests kill mid-write.
+        .executableTarget(name: "store-writer", dependencies: ["VectorStore"], path: "Tests/StoreWriter"),
+
+        .executableTarget(name: "encoder-bench", dependencies: ["Transformer", "Tokenization"], path: "Benchmarks/EncoderBench"),
 
         // Load generation logic for cascade-bench: schedules, latency recording, reports.
         .target(
@@ -65,7 +71,7 @@ let package = Package(
 
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"]),
-        .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore"]),
+        .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "store-writer"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "BenchTests", dependencies: ["LoadTesting"]),
     ],

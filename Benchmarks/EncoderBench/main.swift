@@ -1,0 +1,105 @@
+// Encoder throughput and latency on a real checkpoint (default all-MiniLM-L6-v2):
+//   encoder-bench [--model DIR] [--threads N] [--batch B] [--length L] [--query-length Q] [--runs R]
+// Inputs are synthetic token ids from a formula shared with Benchmarks/peers/encoder_peers.py, so both
+// sides encode exactly the same batch. Prints a human line per measure and one JSON line at the end.
+import Foundation
+import Tokenization
+import Transformer
+
+struct Options {
+    var model = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".cache/models/all-MiniLM-L6-v2").path
+    var threads = 2
+    var batch = 32
+    var length = 128
+    var queryLength = 16
+    var runs = 10
+    var queryRuns = 300
+
+    init(_ arguments: [String]) {
+        var i = 0
+        func value() -> String {
+            i += 1
+            guard i < arguments.count else { fail("missing value for \(arguments[i - 1])") }
+            return arguments[i]
+        }
+        func int() -> Int {
+            let text = value()
+            guard let number = Int(text), number > 0 else { fail("\(arguments[i - 1]) needs a positive integer") }
+            return number
+        }
+        while i < arguments.count {
+            switch arguments[i] {
+            case "--model": model = value()
+            case "--threads": threads = int()
+            case "--batch": batch = int()
+            case "--length": length = int()
+            case "--query-length": queryLength = int()
+            case "--runs": runs = int()
+            case "--query-runs": queryRuns = int()
+            default: fail("unknown argument \(arguments[i])")
+            }
+            i += 1
+        }
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("encoder-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+/// `[CLS] t… [SEP]` with ids spread over the vocabulary; the same formula as the Python peers.
+func syntheticEncoding(row: Int, length: Int) -> Encoding {
+    var ids: [Int32] = [101]
+    for i in 1..<(length - 1) { ids.append(Int32(1000 + (row * 7919 + i * 104_729) % 28_000)) }
+    ids.append(102)
+    return Encoding(ids: ids, typeIds: [Int32](repeating: 0, count: length))
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1
+        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+setComputeThreads(options.threads)
+let encoder: SentenceEncoder
+do {
+    encoder = try SentenceEncoder(directory: URL(fileURLWithPath: options.model))
+} catch {
+    fail("\(error)")
+}
+
+let batch = TokenBatch((0..<options.batch).map { syntheticEncoding(row: $0, length: options.length) })
+let query = TokenBatch([syntheticEncoding(row: 0, length: options.queryLength)])
+do {
+    for _ in 0..<2 { _ = try encoder.embed(batch) }
+    var batchTimes: [Double] = []
+    for _ in 0..<options.runs { batchTimes.append(try seconds { _ = try encoder.embed(batch) }) }
+    for _ in 0..<20 { _ = try encoder.embed(query) }
+    var queryTimes: [Double] = []
+    for _ in 0..<options.queryRuns { queryTimes.append(try seconds { _ = try encoder.embed(query) }) }
+
+    let tokens = Double(options.batch * options.length)
+    let throughput = tokens / median(batchTimes)
+    let latency = median(queryTimes) * 1000
+    print(
+        "swift \(encoder.architecture) \(options.batch)x\(options.length), \(options.threads) threads, "
+            + "OpenBLAS \(computeKernelName): \(Int(throughput)) tokens/s (median of \(options.runs)), "
+            + String(format: "%d-token query %.3f ms (median of %d)", options.queryLength, latency, options.queryRuns))
+    let json: [String: Any] = [
+        "engine": "swift", "kernel": computeKernelName, "threads": options.threads,
+        "tokens_per_s": throughput, "query_ms": latency,
+    ]
+    print(String(data: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), encoding: .utf8)!)
+} catch {
+    fail("\(error)")
+}

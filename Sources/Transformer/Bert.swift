@@ -1,0 +1,224 @@
+import Foundation
+
+// BERT as Hugging Face `transformers` (models/bert/modeling_bert.py) lays it out: each type reads the
+// tensors its namesake module owns. Dropout is the identity at inference and is left out.
+
+/// Word + position + token type embeddings, then LayerNorm.
+struct BertEmbeddings: Sendable {
+    let wordEmbeddings: FloatTensor
+    let positionEmbeddings: FloatTensor
+    let tokenTypeEmbeddings: FloatTensor
+    let layerNorm: LayerNorm
+
+    init(_ w: ModelLoader, _ c: EncoderConfig) throws {
+        let h = c.hiddenSize
+        wordEmbeddings = try w.tensor("embeddings.word_embeddings.weight", [c.vocabSize, h])
+        positionEmbeddings = try w.tensor("embeddings.position_embeddings.weight", [c.maxPositions, h])
+        tokenTypeEmbeddings = try w.tensor("embeddings.token_type_embeddings.weight", [c.typeVocabSize, h])
+        layerNorm = try w.layerNorm("embeddings.LayerNorm", size: h, eps: c.layerNormEps)
+    }
+
+    func forward(_ s: Scratch) {
+        embed(
+            s, word: wordEmbeddings, position: positionEmbeddings, tokenType: tokenTypeEmbeddings, norm: layerNorm)
+    }
+}
+
+/// Sums the embedding rows of every packed token into `s.hidden` and normalises them.
+func embed(_ s: Scratch, word: FloatTensor, position: FloatTensor, tokenType: FloatTensor?, norm: LayerNorm) {
+    let h = s.width
+    let tokens = s.tokens
+    for i in 0..<tokens.tokenCount {
+        let out = s.hidden + i * h
+        let w = word.pointer + Int(tokens.ids[i]) * h
+        let p = position.pointer + Int(tokens.positions[i]) * h
+        if let tokenType {
+            let t = tokenType.pointer + Int(tokens.typeIds[i]) * h
+            for j in 0..<h { out[j] = w[j] + p[j] + t[j] }
+        } else {
+            for j in 0..<h { out[j] = w[j] + p[j] }
+        }
+    }
+    addLayerNorm(s.hidden, bias: nil, residual: nil, norm: norm, rows: tokens.tokenCount, width: h, into: s.hidden)
+}
+
+/// `query`, `key`, `value` fused into one `[3H, H]` projection, then attention per (sequence, head).
+struct BertSelfAttention: Sendable {
+    let qkv: Linear
+    let heads: Int
+    let headSize: Int
+
+    init(_ w: ModelLoader, _ prefix: String, _ c: EncoderConfig) throws {
+        let h = c.hiddenSize
+        qkv = try w.fusedLinear(["\(prefix).query", "\(prefix).key", "\(prefix).value"], in: h, out: h)
+        heads = c.numHeads
+        headSize = c.headSize
+    }
+
+    /// `s.hidden` → `s.context`.
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        attend(qkv: qkv, heads: heads, headSize: headSize, s, clsOnly: clsOnly)
+    }
+}
+
+/// Keys and values need every token; with `clsOnly` the rest of the layer runs on `[CLS]` rows only.
+func attend(qkv: Linear, heads: Int, headSize: Int, _ s: Scratch, clsOnly: Bool) {
+    qkv(s.hidden, rows: s.rows, into: s.qkv)
+    selfAttention(
+        qkv: s.qkv, heads: heads, headSize: headSize, sequences: s.tokens, clsOnly: clsOnly, scores: s.scores,
+        context: s.context)
+    if clsOnly { s.keepOnlyCLS() }
+}
+
+/// `LayerNorm(dense(context) + input)`.
+struct BertSelfOutput: Sendable {
+    let dense: Linear
+    let layerNorm: LayerNorm
+
+    init(_ w: ModelLoader, _ prefix: String, _ c: EncoderConfig) throws {
+        dense = try w.linear("\(prefix).dense", in: c.hiddenSize, out: c.hiddenSize)
+        layerNorm = try w.layerNorm("\(prefix).LayerNorm", size: c.hiddenSize, eps: c.layerNormEps)
+    }
+
+    /// `s.context`, `s.hidden` → `s.attention`.
+    func forward(_ s: Scratch) {
+        let t = s.rows
+        dense.matmul(s.context, rows: t, into: s.attention)
+        addLayerNorm(
+            s.attention, bias: dense.bias.pointer, residual: s.hidden, norm: layerNorm, rows: t, width: s.width,
+            into: s.attention)
+    }
+}
+
+struct BertAttention: Sendable {
+    let selfAttention: BertSelfAttention
+    let output: BertSelfOutput
+
+    init(_ w: ModelLoader, _ prefix: String, _ c: EncoderConfig) throws {
+        selfAttention = try BertSelfAttention(w, "\(prefix).self", c)
+        output = try BertSelfOutput(w, "\(prefix).output", c)
+    }
+
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        selfAttention.forward(s, clsOnly: clsOnly)
+        output.forward(s)
+    }
+}
+
+/// `gelu(dense(x))`.
+struct BertIntermediate: Sendable {
+    let dense: Linear
+
+    init(_ w: ModelLoader, _ prefix: String, _ c: EncoderConfig) throws {
+        dense = try w.linear("\(prefix).dense", in: c.hiddenSize, out: c.intermediateSize)
+    }
+
+    /// `s.attention` → `s.intermediate`.
+    func forward(_ s: Scratch) {
+        let t = s.rows
+        dense.matmul(s.attention, rows: t, into: s.intermediate)
+        addBiasGelu(s.intermediate, rows: t, bias: dense.bias.pointer, width: dense.outFeatures)
+    }
+}
+
+/// `LayerNorm(dense(intermediate) + attention_output)`.
+struct BertOutput: Sendable {
+    let dense: Linear
+    let layerNorm: LayerNorm
+
+    init(_ w: ModelLoader, _ prefix: String, _ c: EncoderConfig) throws {
+        dense = try w.linear("\(prefix).dense", in: c.intermediateSize, out: c.hiddenSize)
+        layerNorm = try w.layerNorm("\(prefix).LayerNorm", size: c.hiddenSize, eps: c.layerNormEps)
+    }
+
+    /// `s.intermediate`, `s.attention` → `s.hidden` (through `s.context` as a temporary).
+    func forward(_ s: Scratch) {
+        let t = s.rows
+        dense.matmul(s.intermediate, rows: t, into: s.context)
+        addLayerNorm(
+            s.context, bias: dense.bias.pointer, residual: s.attention, norm: layerNorm, rows: t, width: s.width,
+            into: s.hidden)
+    }
+}
+
+struct BertLayer: Sendable {
+    let attention: BertAttention
+    let intermediate: BertIntermediate
+    let output: BertOutput
+
+    init(_ w: ModelLoader, _ prefix: String, _ c: EncoderConfig) throws {
+        attention = try BertAttention(w, "\(prefix).attention", c)
+        intermediate = try BertIntermediate(w, "\(prefix).intermediate", c)
+        output = try BertOutput(w, "\(prefix).output", c)
+    }
+
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        attention.forward(s, clsOnly: clsOnly)
+        intermediate.forward(s)
+        output.forward(s)
+    }
+}
+
+struct BertEncoder: Sendable {
+    let layers: [BertLayer]
+
+    init(_ w: ModelLoader, _ c: EncoderConfig) throws {
+        layers = try (0..<c.numLayers).map { try BertLayer(w, "encoder.layer.\($0)", c) }
+    }
+
+    func forward(_ s: Scratch, clsOnly: Bool) {
+        for (i, layer) in layers.enumerated() { layer.forward(s, clsOnly: clsOnly && i == layers.count - 1) }
+    }
+}
+
+/// `tanh(dense(hidden[CLS]))`, used by `BertForSequenceClassification`.
+struct BertPooler: Sendable {
+    let dense: Linear
+
+    init(_ w: ModelLoader, _ c: EncoderConfig) throws {
+        dense = try w.linear("pooler.dense", in: c.hiddenSize, out: c.hiddenSize)
+    }
+
+    func forward(_ cls: [Float]) -> [Float] {
+        var out = [Float](repeating: 0, count: dense.outFeatures)
+        cls.withUnsafeBufferPointer { x in
+            out.withUnsafeMutableBufferPointer { y in dense(x.baseAddress!, rows: 1, into: y.baseAddress!) }
+        }
+        return out.map { tanh($0) }
+    }
+}
+
+/// The bare BERT encoder: last hidden states of every real token.
+struct BertModel: TransformerBackbone {
+    let config: EncoderConfig
+    let embeddings: BertEmbeddings
+    let encoder: BertEncoder
+
+    init(_ w: ModelLoader, _ c: EncoderConfig) throws {
+        config = c
+        embeddings = try BertEmbeddings(w, c)
+        encoder = try BertEncoder(w, c)
+    }
+
+    func forward(_ tokens: PackedTokens, clsOnly: Bool) -> Scratch {
+        let s = Scratch(tokens: tokens, config: config)
+        embeddings.forward(s)
+        encoder.forward(s, clsOnly: clsOnly)
+        return s
+    }
+}
+
+/// What the heads and pooling need from BERT or DistilBERT.
+protocol TransformerBackbone: Sendable {
+    var config: EncoderConfig { get }
+    /// The last hidden states; with `clsOnly` only the `[CLS]` rows, which saves most of the last layer.
+    func forward(_ tokens: PackedTokens, clsOnly: Bool) -> Scratch
+}
+
+/// Reads `config.json` and the weights in `directory` and builds the backbone its family names.
+func loadBackbone(config: EncoderConfig, loader: ModelLoader) throws -> any TransformerBackbone {
+    switch config.family {
+    case .bert: return try BertModel(loader, config)
+    case .distilbert: return try DistilBertModel(loader, config)
+    }
+}

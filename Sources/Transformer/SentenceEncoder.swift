@@ -1,0 +1,49 @@
+import Foundation
+import Tokenization
+
+/// A bi-encoder: `BertModel` or `DistilBertModel` plus pooling, one vector per text.
+public final class SentenceEncoder: Sendable {
+    let backbone: any TransformerBackbone
+    public let pooling: Pooling
+    public let fingerprint: String
+
+    /// pooling: explicit, else from sentence-transformers files, else CLS without normalisation.
+    public convenience init(directory: URL, pooling: Pooling? = nil) throws {
+        let config = try EncoderConfig.read(from: directory)
+        try self.init(
+            config: config, weights: try openWeights(in: directory),
+            pooling: try pooling ?? Pooling.read(from: directory) ?? Pooling(mode: .cls, normalize: false))
+    }
+
+    init(config: EncoderConfig, weights: any WeightSource, pooling: Pooling) throws {
+        let loader = ModelLoader(source: weights, family: config.family)
+        backbone = try loadBackbone(config: config, loader: loader)
+        self.pooling = pooling
+        var hasher = Hasher64()
+        hasher.combine(bytes: [UInt8](config.fileBytes))
+        hasher.combine("\(loader.fingerprint) \(self.pooling.mode.rawValue) \(self.pooling.normalize)")
+        fingerprint = "\(config.family.rawValue)-\(config.hiddenSize)-" + String(hasher.value, radix: 16)
+    }
+
+    public var dimension: Int { backbone.config.hiddenSize }
+    public var architecture: String { backbone.config.family == .bert ? "BertModel" : "DistilBertModel" }
+    var config: EncoderConfig { backbone.config }
+
+    /// One pooled vector per row of the batch.
+    public func embed(_ batch: TokenBatch) throws -> [[Float]] {
+        let tokens = try PackedTokens(batch, config: backbone.config)
+        guard tokens.count > 0 else { return [] }
+        let s = backbone.forward(tokens, clsOnly: pooling.mode == .cls)
+        return (0..<tokens.count).map { pooling.pool(s, sequence: $0) }
+    }
+
+    /// The last hidden states, per row only its real tokens (`[length][hidden]`).
+    func hiddenStates(_ batch: TokenBatch) throws -> [[[Float]]] {
+        let tokens = try PackedTokens(batch, config: backbone.config)
+        guard tokens.count > 0 else { return [] }
+        let s = backbone.forward(tokens, clsOnly: false)
+        return (0..<tokens.count).map { seq in
+            (0..<tokens.lengths[seq]).map { Array(UnsafeBufferPointer(start: s.row(seq, $0), count: s.width)) }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import CLMDB
+import Foundation
+
+/// How a store lays out its data in one LMDB environment.
+///
+/// - `meta`: "format" (UInt32), "model" (JSON StoreModel), "blockSize" (UInt32), "count" and
+///   "nextSlot" (UInt64). Slots are dense row numbers; a deleted slot goes to `free` for reuse.
+/// - `passages`: slot → UInt32 id length, id bytes, text bytes (UTF-8).
+/// - `ids`: caller's id (UTF-8) → slot.
+/// - `blocks`: block number → `blockSize` float32 vectors back to back (always full length, so
+///   values live on overflow pages and a scan reads them in place, page-aligned).
+/// - `live`: block number → bitmap of the block's live slots (bit i of word i/64).
+/// - `free`: slot → empty; deleted slots waiting to be reused.
+/// Integer keys are native-endian UInt32 with MDB_INTEGERKEY.
+enum Schema {
+    static let formatVersion = 1
+    static let databaseCount: UInt32 = 6
+    /// LMDB's default (compile-time) maximum key size.
+    static let maxIdBytes = 511
+
+    enum MetaKey {
+        static let format = "format"
+        static let model = "model"
+        static let blockSize = "blockSize"
+        static let count = "count"
+        static let nextSlot = "nextSlot"
+    }
+}
+
+struct Databases: Sendable {
+    let meta: Database
+    let passages: Database
+    let ids: Database
+    let blocks: Database
+    let live: Database
+    let free: Database
+
+    init(_ txn: Transaction, create: Bool) throws(LMDBError) {
+        let integer = MDB_INTEGERKEY
+        meta = try txn.openDatabase("meta", flags: 0, create: create)
+        passages = try txn.openDatabase("passages", flags: integer, create: create)
+        ids = try txn.openDatabase("ids", flags: 0, create: create)
+        blocks = try txn.openDatabase("blocks", flags: integer, create: create)
+        live = try txn.openDatabase("live", flags: integer, create: create)
+        free = try txn.openDatabase("free", flags: integer, create: create)
+    }
+}
+
+/// The two numbers every write updates.
+struct Counters {
+    var count: UInt64
+    var nextSlot: UInt64
+}
+
+extension Transaction {
+    func metaBytes(_ dbs: Databases, _ key: String) throws -> UnsafeRawBufferPointer? {
+        try withKey(key) { try get(dbs.meta, key: $0) }
+    }
+
+    func putMeta(_ dbs: Databases, _ key: String, _ value: UnsafeRawBufferPointer) throws {
+        try withKey(key) { try put(dbs.meta, key: $0, value: value) }
+    }
+
+    func putMeta(_ dbs: Databases, _ key: String, integer: UInt64) throws {
+        var v = integer
+        try withUnsafeBytes(of: &v) { try putMeta(dbs, key, $0) }
+    }
+
+    func counters(_ dbs: Databases) throws -> Counters {
+        guard let count = try metaBytes(dbs, Schema.MetaKey.count), count.count == 8,
+            let next = try metaBytes(dbs, Schema.MetaKey.nextSlot), next.count == 8
+        else { throw CorruptMeta(reason: "meta counters missing or malformed") }
+        return Counters(count: count.loadUInt64(), nextSlot: next.loadUInt64())
+    }
+
+    func putCounters(_ dbs: Databases, _ counters: Counters) throws {
+        try putMeta(dbs, Schema.MetaKey.count, integer: counters.count)
+        try putMeta(dbs, Schema.MetaKey.nextSlot, integer: counters.nextSlot)
+    }
+
+    func slot(_ dbs: Databases, id: String) throws -> UInt32? {
+        guard let value = try withKey(id, { try get(dbs.ids, key: $0) }) else { return nil }
+        guard value.count == 4 else { throw CorruptMeta(reason: "slot of id \"\(id)\" is malformed") }
+        return value.loadUInt32()
+    }
+
+    func passage(_ dbs: Databases, slot: UInt32) throws -> Passage? {
+        guard let value = try withKey(slot, { try get(dbs.passages, key: $0) }) else { return nil }
+        return try PassageRecord.decode(value, slot: slot)
+    }
+
+    /// Only the id of the passage in `slot` (a search needs ids, not texts).
+    func passageId(_ dbs: Databases, slot: UInt32) throws -> String {
+        guard let value = try withKey(slot, { try get(dbs.passages, key: $0) }) else {
+            throw CorruptMeta(reason: "live slot \(slot) has no passage")
+        }
+        return try PassageRecord.decodeId(value, slot: slot)
+    }
+}
+
+/// Raised inside transactions; the store turns it into `StoreError.corrupt` with its path.
+struct CorruptMeta: Error {
+    var reason: String
+}
+
+enum PassageRecord {
+    static func encode(_ passage: Passage) -> [UInt8] {
+        let id = Array(passage.id.utf8)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(4 + id.count + passage.text.utf8.count)
+        withUnsafeBytes(of: UInt32(id.count)) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: id)
+        bytes.append(contentsOf: passage.text.utf8)
+        return bytes
+    }
+
+    static func decodeId(_ value: UnsafeRawBufferPointer, slot: UInt32) throws -> String {
+        let length = try idLength(value, slot: slot)
+        return String(decoding: UnsafeRawBufferPointer(rebasing: value[4..<4 + length]), as: UTF8.self)
+    }
+
+    static func decode(_ value: UnsafeRawBufferPointer, slot: UInt32) throws -> Passage {
+        let length = try idLength(value, slot: slot)
+        let id = String(decoding: UnsafeRawBufferPointer(rebasing: value[4..<4 + length]), as: UTF8.self)
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: value[(4 + length)...]), as: UTF8.self)
+        return Passage(id: id, text: text)
+    }
+
+    private static func idLength(_ value: UnsafeRawBufferPointer, slot: UInt32) throws -> Int {
+        guard value.count >= 4 else { throw CorruptMeta(reason: "passage record of slot \(slot) is truncated") }
+        let length = Int(value.loadUInt32())
+        guard 4 + length <= value.count else {
+            throw CorruptMeta(reason: "passage record of slot \(slot) is truncated")
+        }
+        return length
+    }
+}

@@ -1,7 +1,0 @@
-import Testing
-
-@testable import Evaluation
-
-@Test func moduleLinks() {
-    #expect(Bool(true))
-}

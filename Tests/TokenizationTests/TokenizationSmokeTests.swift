@@ -1,7 +1,0 @@
-import Testing
-
-@testable import Tokenization
-
-@Test func moduleLinks() {
-    #expect(Bool(true))
-}

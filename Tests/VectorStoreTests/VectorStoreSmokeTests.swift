@@ -1,7 +1,0 @@
-import Testing
-
-@testable import VectorStore
-
-@Test func moduleLinks() {
-    #expect(Bool(true))
-}
