@@ -1,6 +1,12 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+let grpc: [Target.Dependency] = [
+    .product(name: "GRPCCore", package: "grpc-swift-2"),
+    .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+    .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+]
+
 let package = Package(
     name: "Cascade",
     platforms: [.macOS(.v15)],
@@ -13,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
@@ -28,14 +37,22 @@ let package = Package(
         .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS"]),
         // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
         .target(name: "Evaluation"),
-        // The gRPC API generated from Proto/ (scripts/generate-proto.sh): messages, client, service protocols.
+        // The search pipeline: tokenize, encode, retrieve, fetch, rerank, merge; one model run at a time.
+        .target(name: "Cascade", dependencies: ["Tokenization", "Transformer", "VectorStore"]),
+        // The gRPC API generated from Proto/ (scripts/generate-proto.sh): messages, clients, service protocols.
+        .target(name: "CascadeAPI", dependencies: grpc),
+        // The gRPC server: services, health, auth, Prometheus metrics, graceful shutdown.
         .target(
-            name: "CascadeAPI",
+            name: "Server",
             dependencies: [
-                .product(name: "GRPCCore", package: "grpc-swift-2"),
-                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-            ]
+                "Cascade", "CascadeAPI", "VectorStore", "Transformer",
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ] + grpc
         ),
 
         .executableTarget(
@@ -45,12 +62,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Encoder throughput and latency against onnxruntime and PyTorch (Benchmarks/encoder.sh).
+        .executableTarget(
+            name: "encoder-bench", dependencies: ["Transformer", "Tokenization"], path: "Benchmarks/EncoderBench"),
         // Exact-search latency of VectorStore against faiss (Benchmarks/search.sh).
         .executableTarget(name: "search-bench", dependencies: ["VectorStore"], path: "Benchmarks/SearchBench"),
         // A child process the VectorStore tests kill mid-write.
         .executableTarget(name: "store-writer", dependencies: ["VectorStore"], path: "Tests/StoreWriter"),
-
-        .executableTarget(name: "encoder-bench", dependencies: ["Transformer", "Tokenization"], path: "Benchmarks/EncoderBench"),
 
         // Load generation logic for cascade-bench: schedules, latency recording, reports.
         .target(
@@ -73,6 +91,8 @@ let package = Package(
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"]),
         .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "store-writer"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
+        .testTarget(name: "CascadeTests", dependencies: ["Cascade"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "CascadeAPI"]),
         .testTarget(name: "BenchTests", dependencies: ["LoadTesting"]),
     ],
     swiftLanguageModes: [.v6]

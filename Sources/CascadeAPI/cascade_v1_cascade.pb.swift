@@ -57,7 +57,7 @@ public nonisolated struct Cascade_V1_Timing: Sendable {
   /// Reading passage texts from the store.
   public var fetchUs: UInt64 = 0
 
-  /// Cross-encoder forward passes (tokenizing the pairs included).
+  /// Cross-encoder forward passes. (Tokenizing the pairs counts as tokenize.)
   public var rerankUs: UInt64 = 0
 
   /// Wall time in the server from receiving the request to building the response.

@@ -103,14 +103,14 @@ final class BlockScanner {
     ) {
         let dim = dimension
         let words = (rows + 63) / 64
-        guard rows > 0, vectors.count >= rows * dim * 4, live.count >= words * 8 else { return }
+        guard rows > 0, vectors.count >= blockSize * dim * 4, live.count >= words * 8 else { return }
         if Int(bitPattern: vectors.baseAddress) % MemoryLayout<Float>.alignment == 0 {
             score(vectors.baseAddress!.assumingMemoryBound(to: Float.self), rows: rows, queries: queries)
         } else {
             // Small values can sit unaligned inside a leaf page; copy those (never the big
             // blocks, which start on overflow pages).
             if scratch == nil { scratch = .allocate(capacity: blockSize * dim) }
-            UnsafeMutableRawPointer(scratch!).copyMemory(from: vectors.baseAddress!, byteCount: rows * dim * 4)
+            UnsafeMutableRawPointer(scratch!).copyMemory(from: vectors.baseAddress!, byteCount: blockSize * dim * 4)
             score(scratch!, rows: rows, queries: queries)
         }
         let base = block &* UInt32(blockSize)
@@ -148,14 +148,18 @@ final class BlockScanner {
         }
     }
 
+    /// The block is dimension-major (`dimension` rows of `blockSize` floats), so one query is a
+    /// sum of scaled columns (OpenBLAS's sgemv_n kernel), which streams the block about twice as
+    /// fast as dot products of 384-float rows (sgemv_t) on this machine.
     private func score(_ a: UnsafePointer<Float>, rows: Int, queries: UnsafePointer<Float>) {
         let d = blasint(dimension)
+        let lda = blasint(blockSize)
         if queryCount == 1 {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(rows), d, 1, a, d, queries, 1, 0, scores, 1)
+            cblas_sgemv(CblasRowMajor, CblasTrans, d, blasint(rows), 1, a, lda, queries, 1, 0, scores, 1)
         } else {
             let n = blasint(queryCount)
             cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, blasint(rows), n, d, 1, a, d, queries, d, 0, scores, n)
+                CblasRowMajor, CblasTrans, CblasTrans, blasint(rows), n, d, 1, a, lda, queries, d, 0, scores, n)
         }
     }
 }

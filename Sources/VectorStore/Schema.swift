@@ -7,8 +7,10 @@ import Foundation
 ///   "nextSlot" (UInt64). Slots are dense row numbers; a deleted slot goes to `free` for reuse.
 /// - `passages`: slot → UInt32 id length, id bytes, text bytes (UTF-8).
 /// - `ids`: caller's id (UTF-8) → slot.
-/// - `blocks`: block number → `blockSize` float32 vectors back to back (always full length, so
-///   values live on overflow pages and a scan reads them in place, page-aligned).
+/// - `blocks`: block number → `blockSize` float32 vectors, dimension-major: component j of the
+///   block's row r is float `j * blockSize + r` (one BLAS call scores the block: see
+///   BlockScanner). Always full length, so values live on overflow pages and a scan reads them
+///   in place, page-aligned.
 /// - `live`: block number → bitmap of the block's live slots (bit i of word i/64).
 /// - `free`: slot → empty; deleted slots waiting to be reused.
 /// Integer keys are native-endian UInt32 with MDB_INTEGERKEY.

@@ -68,9 +68,9 @@ extension VectorStore {
             let row = Int(slot % UInt32(blockSize))
             let dim = model.dimension
             guard let values = try withKey(block, { try txn.get(dbs.blocks, key: $0) }),
-                values.count >= (row + 1) * dim * 4
+                values.count >= blockSize * dim * 4
             else { throw CorruptMeta(reason: "no vector for slot \(slot)") }
-            return (0..<dim).map { values.loadUnaligned(fromByteOffset: (row * dim + $0) * 4, as: Float.self) }
+            return (0..<dim).map { values.loadUnaligned(fromByteOffset: ($0 * blockSize + row) * 4, as: Float.self) }
         }
     }
 

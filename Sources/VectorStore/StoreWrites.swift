@@ -124,20 +124,18 @@ private struct BlockEdit {
 
     mutating func set(slot: UInt32, vector: [Float]) throws {
         let (block, row) = try load(slot)
-        let dim = store.model.dimension
+        let blockSize = store.blockSize
         vectors[block]!.withUnsafeMutableBufferPointer { out in
-            vector.withUnsafeBufferPointer {
-                out.baseAddress!.advanced(by: row * dim).update(from: $0.baseAddress!, count: dim)
-            }
+            for (j, value) in vector.enumerated() { out[j * blockSize + row] = value }
         }
         live[block]![row / 64] |= UInt64(1) << UInt64(row % 64)
     }
 
     mutating func clear(slot: UInt32) throws {
         let (block, row) = try load(slot)
-        let dim = store.model.dimension
+        let (dim, blockSize) = (store.model.dimension, store.blockSize)
         vectors[block]!.withUnsafeMutableBufferPointer { out in
-            out.baseAddress!.advanced(by: row * dim).update(repeating: 0, count: dim)
+            for j in 0..<dim { out[j * blockSize + row] = 0 }
         }
         live[block]![row / 64] &= ~(UInt64(1) << UInt64(row % 64))
     }

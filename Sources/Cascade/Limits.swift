@@ -1,0 +1,96 @@
+/// Hard bounds on one request. They keep one caller from taking the server (a rerank of 10,000
+/// passages is minutes of CPU) and keep messages well under gRPC's default 4 MiB.
+public struct Limits: Sendable, Equatable, Codable {
+    public var maxRetrieveK = 1000
+    public var maxRerankK = 200
+    public var maxTopN = 1000
+    /// UTF-8 bytes of a query.
+    public var maxQueryBytes = 4096
+    /// UTF-8 bytes of one passage or text.
+    public var maxTextBytes = 65536
+    /// UTF-8 bytes of one passage id (LMDB keys are at most 511 bytes).
+    public var maxIdBytes = 256
+    public var maxRerankPassages = 256
+    public var maxEmbedTexts = 256
+    public var maxUpsertPassages = 1024
+    public var maxDeleteIds = 10000
+    /// Model runs allowed to wait; one more is refused as overload.
+    public var queueCapacity = 64
+
+    public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case maxRetrieveK, maxRerankK, maxTopN, maxQueryBytes, maxTextBytes, maxIdBytes
+        case maxRerankPassages, maxEmbedTexts, maxUpsertPassages, maxDeleteIds, queueCapacity
+    }
+
+    /// Missing keys keep their defaults, so a config file names only what it changes.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        func take(_ key: CodingKeys, _ value: inout Int) throws {
+            value = try c.decodeIfPresent(Int.self, forKey: key) ?? value
+        }
+        try take(.maxRetrieveK, &maxRetrieveK)
+        try take(.maxRerankK, &maxRerankK)
+        try take(.maxTopN, &maxTopN)
+        try take(.maxQueryBytes, &maxQueryBytes)
+        try take(.maxTextBytes, &maxTextBytes)
+        try take(.maxIdBytes, &maxIdBytes)
+        try take(.maxRerankPassages, &maxRerankPassages)
+        try take(.maxEmbedTexts, &maxEmbedTexts)
+        try take(.maxUpsertPassages, &maxUpsertPassages)
+        try take(.maxDeleteIds, &maxDeleteIds)
+        try take(.queueCapacity, &queueCapacity)
+    }
+
+    /// Refuses limits no request could meet. `prefix` names the config section in messages.
+    public func validate(prefix: String = "limits") throws {
+        let all: [(String, Int)] = [
+            ("max_retrieve_k", maxRetrieveK), ("max_rerank_k", maxRerankK), ("max_top_n", maxTopN),
+            ("max_query_bytes", maxQueryBytes), ("max_text_bytes", maxTextBytes), ("max_id_bytes", maxIdBytes),
+            ("max_rerank_passages", maxRerankPassages), ("max_embed_texts", maxEmbedTexts),
+            ("max_upsert_passages", maxUpsertPassages), ("max_delete_ids", maxDeleteIds),
+            ("queue_capacity", queueCapacity),
+        ]
+        for (name, value) in all where value < 1 {
+            throw CascadeError.configuration("\(prefix).\(name) must be at least 1 (got \(value))")
+        }
+        if maxIdBytes > 511 {
+            throw CascadeError.configuration("\(prefix).max_id_bytes must be at most 511 (got \(maxIdBytes))")
+        }
+    }
+}
+
+/// Cutoffs used when a request leaves them unset.
+public struct SearchDefaults: Sendable, Equatable, Codable {
+    public var retrieveK = 100
+    public var rerankK = 20
+    public var topN = 10
+
+    public init(retrieveK: Int = 100, rerankK: Int = 20, topN: Int = 10) {
+        self.retrieveK = retrieveK
+        self.rerankK = rerankK
+        self.topN = topN
+    }
+
+    private enum CodingKeys: String, CodingKey { case retrieveK, rerankK, topN }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        retrieveK = try c.decodeIfPresent(Int.self, forKey: .retrieveK) ?? retrieveK
+        rerankK = try c.decodeIfPresent(Int.self, forKey: .rerankK) ?? rerankK
+        topN = try c.decodeIfPresent(Int.self, forKey: .topN) ?? topN
+    }
+
+    /// The defaults must themselves be a valid plan (without a reranker, rerank_k must be 0).
+    public func validate(against limits: Limits, hasReranker: Bool) throws {
+        let plan = SearchPlan(retrieveK: retrieveK, rerankK: rerankK, topN: topN)
+        do {
+            try plan.validate(against: limits, hasReranker: hasReranker)
+        } catch let error as CascadeError {
+            throw CascadeError.configuration("defaults: \(error)")
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import VectorStore
+
+extension Pipeline {
+    /// Retriever embeddings of `texts` (the vectors the store holds), in input order.
+    public func embed(_ texts: [String]) async throws -> Embeddings {
+        let start = ContinuousClock.now
+        try checkCount("texts", texts.count, limit: limits.maxEmbedTexts, limitName: "max_embed_texts")
+        for (index, text) in texts.enumerated() { try checkText(text, field: "texts[\(index)]") }
+        var trace = Trace()
+        let vectors = try await encode(texts, trace: &trace)
+        trace.total = start.duration(to: .now)
+        return Embeddings(vectors: vectors, dimension: retriever.encoder.dimension, trace: trace)
+    }
+
+    /// Cross-encoder scores of the caller's passages against `query`, best first; `topN` 0: all.
+    public func rerank(query: String, passages: [Passage], topN: Int = 0) async throws -> RerankResult {
+        let start = ContinuousClock.now
+        guard reranker != nil else {
+            throw CascadeError.failedPrecondition("this server has no reranker; start it with one to use Rerank")
+        }
+        try validateQuery(query)
+        try checkCount("passages", passages.count, limit: limits.maxRerankPassages, limitName: "max_rerank_passages")
+        for (index, passage) in passages.enumerated() { try checkText(passage.text, field: "passages[\(index)].text") }
+        guard topN >= 0 else {
+            throw CascadeError.invalidArgument(field: "top_n", message: "top_n must not be negative (got \(topN))")
+        }
+        var trace = Trace()
+        let scores = try await crossScore(query: query, texts: passages.map(\.text), trace: &trace)
+        let order = scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
+        let kept = topN == 0 ? order : Array(order.prefix(topN))
+        let hits = kept.enumerated().map { rank, index in
+            RerankHit(id: passages[index].id, score: scores[index], index: index, rank: rank + 1)
+        }
+        trace.total = start.duration(to: .now)
+        return RerankResult(hits: hits, trace: trace)
+    }
+
+    /// Encodes the passages and writes them in one transaction: all or nothing. Existing ids get
+    /// their text and vector replaced.
+    public func upsert(_ passages: [Passage]) async throws -> WriteResult {
+        let start = ContinuousClock.now
+        try checkCount("passages", passages.count, limit: limits.maxUpsertPassages, limitName: "max_upsert_passages")
+        var seen: [String: Int] = [:]
+        for (index, passage) in passages.enumerated() {
+            try checkId(passage.id, field: "passages[\(index)].id")
+            if let first = seen.updateValue(index, forKey: passage.id) {
+                throw CascadeError.invalidArgument(
+                    field: "passages[\(index)].id",
+                    message: "passages[\(index)].id \"\(passage.id)\" repeats passages[\(first)].id")
+            }
+            try checkText(passage.text, field: "passages[\(index)].text")
+        }
+        var trace = Trace()
+        let vectors = try await encode(passages.map(\.text), trace: &trace)
+        let store = self.store
+        let items = Array(zip(passages, vectors))
+        let done = try await writes.run {
+            try store.upsert(items.map { (passage: $0.0, vector: $0.1) })
+            return store.count
+        }
+        trace.queue += done.waited
+        trace.write += done.ran
+        trace.total = start.duration(to: .now)
+        return WriteResult(count: passages.count, corpusSize: done.value, trace: trace)
+    }
+
+    /// Deletes passages in one transaction; an unknown id (`CascadeError.unknownIds`) deletes nothing.
+    public func delete(ids: [String]) async throws -> WriteResult {
+        let start = ContinuousClock.now
+        try checkCount("ids", ids.count, limit: limits.maxDeleteIds, limitName: "max_delete_ids")
+        var seen: [String: Int] = [:]
+        for (index, id) in ids.enumerated() {
+            try checkId(id, field: "ids[\(index)]")
+            if let first = seen.updateValue(index, forKey: id) {
+                throw CascadeError.invalidArgument(
+                    field: "ids[\(index)]", message: "ids[\(index)] \"\(id)\" repeats ids[\(first)]")
+            }
+        }
+        var trace = Trace()
+        let store = self.store
+        let done: ModelQueue.Completed<Int>
+        do {
+            done = try await writes.run {
+                try store.delete(ids: ids)
+                return store.count
+            }
+        } catch let error as StoreError {
+            if case .unknownIds(let unknown) = error { throw CascadeError.unknownIds(unknown) }
+            throw error
+        }
+        trace.queue += done.waited
+        trace.write += done.ran
+        trace.total = start.duration(to: .now)
+        return WriteResult(count: ids.count, corpusSize: done.value, trace: trace)
+    }
+
+    public func info() -> PipelineInfo {
+        PipelineInfo(
+            retriever: retriever.info, reranker: reranker?.info, corpusSize: store.count,
+            similarity: store.model.similarity, defaults: defaults, limits: limits)
+    }
+
+    private func checkCount(_ field: String, _ count: Int, limit: Int, limitName: String) throws {
+        if count == 0 {
+            throw CascadeError.invalidArgument(field: field, message: "\(field) must not be empty")
+        }
+        if count > limit {
+            throw CascadeError.invalidArgument(
+                field: field, message: "\(field) has \(count) entries; the limit is \(limit) (\(limitName))")
+        }
+    }
+
+    private func checkText(_ text: String, field: String) throws {
+        if text.allSatisfy(\.isWhitespace) {
+            throw CascadeError.invalidArgument(field: field, message: "\(field) must not be empty")
+        }
+        let bytes = text.utf8.count
+        if bytes > limits.maxTextBytes {
+            throw CascadeError.invalidArgument(
+                field: field,
+                message: "\(field) is \(bytes) bytes; the limit is \(limits.maxTextBytes) (max_text_bytes)")
+        }
+    }
+
+    private func checkId(_ id: String, field: String) throws {
+        if id.isEmpty {
+            throw CascadeError.invalidArgument(field: field, message: "\(field) must not be empty")
+        }
+        let bytes = id.utf8.count
+        if bytes > limits.maxIdBytes {
+            throw CascadeError.invalidArgument(
+                field: field, message: "\(field) is \(bytes) bytes; the limit is \(limits.maxIdBytes) (max_id_bytes)")
+        }
+    }
+}

@@ -1,0 +1,240 @@
+import Cascade
+import CascadeAPI
+import GRPCCore
+import Logging
+import VectorStore
+
+/// `cascade.v1.Cascade` over a `Pipeline`. Each call gets a request id (the caller's
+/// `x-request-id`, else a fresh one, echoed back in the response metadata), one structured log
+/// line with its stage times, and a count and stage histograms in the metrics.
+public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
+    public let pipeline: Pipeline
+    public let metrics: ServerMetrics
+    public let logger: Logger
+    public let version: String
+
+    public init(pipeline: Pipeline, metrics: ServerMetrics, logger: Logger, version: String = CascadeServer.version) {
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.logger = logger
+        self.version = version
+    }
+
+    public func search(
+        request: ServerRequest<Cascade_V1_SearchRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Cascade_V1_SearchResponse> {
+        let pipeline = self.pipeline
+        return await handle("Search", request) { message in
+            let plan = try SearchPlan.resolve(
+                retrieveK: message.retrieveK == 0 ? nil : Int(message.retrieveK),
+                rerankK: message.hasRerankK ? Int(message.rerankK) : nil,
+                topN: message.topN == 0 ? nil : Int(message.topN),
+                includeText: message.includeText,
+                defaults: pipeline.defaults, limits: pipeline.limits, hasReranker: pipeline.reranker != nil)
+            let result = try await pipeline.search(message.query, plan: plan)
+            return (Cascade_V1_SearchResponse(result), result.trace)
+        }
+    }
+
+    public func embed(
+        request: ServerRequest<Cascade_V1_EmbedRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Cascade_V1_EmbedResponse> {
+        let pipeline = self.pipeline
+        return await handle("Embed", request) { message in
+            let result = try await pipeline.embed(message.texts)
+            let response = Cascade_V1_EmbedResponse.with {
+                $0.embeddings = result.vectors.map { vector in .with { $0.values = vector } }
+                $0.dimension = UInt32(result.dimension)
+                $0.timing = Cascade_V1_Timing(result.trace)
+            }
+            return (response, result.trace)
+        }
+    }
+
+    public func rerank(
+        request: ServerRequest<Cascade_V1_RerankRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Cascade_V1_RerankResponse> {
+        let pipeline = self.pipeline
+        return await handle("Rerank", request) { message in
+            let result = try await pipeline.rerank(
+                query: message.query, passages: message.passages.map(Passage.init), topN: Int(message.topN))
+            let response = Cascade_V1_RerankResponse.with {
+                $0.hits = result.hits.map { hit in
+                    .with {
+                        $0.id = hit.id
+                        $0.score = hit.score
+                        $0.index = UInt32(hit.index)
+                        $0.rank = UInt32(hit.rank)
+                    }
+                }
+                $0.timing = Cascade_V1_Timing(result.trace)
+            }
+            return (response, result.trace)
+        }
+    }
+
+    public func upsert(
+        request: ServerRequest<Cascade_V1_UpsertRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Cascade_V1_UpsertResponse> {
+        let pipeline = self.pipeline
+        return await handle("Upsert", request) { message in
+            let result = try await pipeline.upsert(message.passages.map(Passage.init))
+            let response = Cascade_V1_UpsertResponse.with {
+                $0.upserted = UInt32(result.count)
+                $0.corpusSize = UInt64(result.corpusSize)
+                $0.timing = Cascade_V1_Timing(result.trace)
+            }
+            return (response, result.trace)
+        }
+    }
+
+    public func delete(
+        request: ServerRequest<Cascade_V1_DeleteRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Cascade_V1_DeleteResponse> {
+        let pipeline = self.pipeline
+        return await handle("Delete", request) { message in
+            let result = try await pipeline.delete(ids: message.ids)
+            let response = Cascade_V1_DeleteResponse.with {
+                $0.deleted = UInt32(result.count)
+                $0.corpusSize = UInt64(result.corpusSize)
+                $0.timing = Cascade_V1_Timing(result.trace)
+            }
+            return (response, result.trace)
+        }
+    }
+
+    public func info(
+        request: ServerRequest<Cascade_V1_InfoRequest>, context: ServerContext
+    ) async throws -> ServerResponse<Cascade_V1_InfoResponse> {
+        let (pipeline, version) = (self.pipeline, self.version)
+        return await handle("Info", request) { _ in
+            (Cascade_V1_InfoResponse(pipeline.info(), version: version), nil)
+        }
+    }
+
+    /// Runs one call: request id, cancellation (the RPC's cancellation, e.g. its deadline, cancels
+    /// the work so queued model runs are dropped), error mapping, metrics and the log line.
+    private func handle<Request: Sendable, Response: Sendable>(
+        _ method: String, _ request: ServerRequest<Request>,
+        _ body: @escaping @Sendable (Request) async throws -> (Response, Trace?)
+    ) async -> ServerResponse<Response> {
+        let start = ContinuousClock.now
+        let requestID = RequestID.from(request.metadata)
+        let deadline = RequestID.timeout(in: request.metadata).map { start + $0 }
+        let message = request.message
+        let outcome: Result<(Response, Trace?), RPCError>
+        do {
+            outcome = .success(try await Self.cancellable { try await body(message) })
+        } catch {
+            outcome = .failure(Self.rpcError(from: error, deadline: deadline))
+        }
+        let elapsed = start.duration(to: .now)
+        let responseMetadata: Metadata = ["x-request-id": .string(requestID)]
+        switch outcome {
+        case .success(let (response, trace)):
+            metrics.record(method: method, code: nil, trace: trace ?? Self.totalOnly(elapsed))
+            log(method: method, requestID: requestID, code: nil, message: nil, trace: trace, elapsed: elapsed)
+            return ServerResponse(message: response, metadata: responseMetadata)
+        case .failure(var error):
+            metrics.record(method: method, code: error.code, trace: Self.totalOnly(elapsed))
+            log(
+                method: method, requestID: requestID, code: error.code, message: error.message, trace: nil,
+                elapsed: elapsed)
+            error.metadata.addString(requestID, forKey: "x-request-id")
+            return ServerResponse(error: error)
+        }
+    }
+
+    private static func totalOnly(_ elapsed: Duration) -> Trace {
+        var trace = Trace()
+        trace.total = elapsed
+        return trace
+    }
+
+    /// gRPC signals a call's end (deadline, client gone) through the RPC cancellation handle, not
+    /// by cancelling the handler's task; this turns the one into the other for `operation`.
+    private static func cancellable<T: Sendable>(
+        _ operation: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let task = Task { try await operation() }
+        return try await withTaskCancellationHandler {
+            try await withRPCCancellationHandler {
+                try await task.value
+            } onCancelRPC: {
+                task.cancel()
+            }
+        } onCancel: {
+            task.cancel()
+        }
+    }
+
+    static func rpcError(from error: any Error, deadline: ContinuousClock.Instant?) -> RPCError {
+        switch error {
+        case let error as RPCError:
+            return error
+        case let error as CascadeError:
+            switch error {
+            case .invalidArgument, .unknownIds: return RPCError(code: .invalidArgument, message: error.description)
+            case .failedPrecondition: return RPCError(code: .failedPrecondition, message: error.description)
+            case .overloaded: return RPCError(code: .resourceExhausted, message: error.description)
+            case .shutDown: return RPCError(code: .unavailable, message: error.description)
+            case .configuration: return RPCError(code: .internalError, message: error.description)
+            }
+        case is CancellationError:
+            if let deadline, ContinuousClock.now >= deadline {
+                return RPCError(code: .deadlineExceeded, message: "deadline exceeded; queued work was dropped")
+            }
+            return RPCError(code: .cancelled, message: "call cancelled; queued work was dropped")
+        default:
+            return RPCError(code: .internalError, message: String(describing: error))
+        }
+    }
+
+    private func log(
+        method: String, requestID: String, code: RPCError.Code?, message: String?, trace: Trace?, elapsed: Duration
+    ) {
+        var fields: Logger.Metadata = [
+            "request_id": .string(requestID), "method": .string(method),
+            "code": .string(ServerMetrics.name(of: code)),
+        ]
+        if let trace {
+            for stage in Stage.allCases where stage != .total && trace[stage] > .zero {
+                fields["\(stage.rawValue)_us"] = .stringConvertible(trace.microseconds(stage))
+            }
+        }
+        fields["total_us"] = .stringConvertible(Self.totalOnly(elapsed).microseconds(.total))
+        if let message { fields["error"] = .string(message) }
+        let level: Logger.Level = code == .internalError || code == .unknown ? .error : .info
+        logger.log(level: level, "rpc", metadata: fields)
+    }
+}
+
+/// Request ids and the caller's deadline, from call metadata.
+enum RequestID {
+    static func from(_ metadata: Metadata) -> String {
+        if let given = metadata[stringValues: "x-request-id"].first(where: { _ in true }),
+            !given.isEmpty, given.utf8.count <= 128
+        {
+            return given
+        }
+        let bits = UInt64.random(in: .min ... .max)
+        let hex = String(bits, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The `grpc-timeout` header: up to 8 digits and a unit (H, M, S, m, u, n).
+    static func timeout(in metadata: Metadata) -> Duration? {
+        guard let value = metadata[stringValues: "grpc-timeout"].first(where: { _ in true }),
+            let unit = value.last, let amount = Int64(value.dropLast()), amount >= 0
+        else { return nil }
+        switch unit {
+        case "H": return .seconds(amount * 3600)
+        case "M": return .seconds(amount * 60)
+        case "S": return .seconds(amount)
+        case "m": return .milliseconds(amount)
+        case "u": return .microseconds(amount)
+        case "n": return .nanoseconds(amount)
+        default: return nil
+        }
+    }
+}

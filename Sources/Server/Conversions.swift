@@ -1,0 +1,89 @@
+import Cascade
+import CascadeAPI
+import VectorStore
+
+extension Cascade_V1_Timing {
+    init(_ trace: Trace) {
+        self.init()
+        queueUs = trace.microseconds(.queue)
+        tokenizeUs = trace.microseconds(.tokenize)
+        encodeUs = trace.microseconds(.encode)
+        retrieveUs = trace.microseconds(.retrieve)
+        fetchUs = trace.microseconds(.fetch)
+        rerankUs = trace.microseconds(.rerank)
+        writeUs = trace.microseconds(.write)
+        totalUs = trace.microseconds(.total)
+    }
+}
+
+extension Cascade_V1_SearchResponse {
+    init(_ result: SearchResult) {
+        self.init()
+        hits = result.hits.map { hit in
+            .with {
+                $0.id = hit.id
+                $0.score = hit.score
+                $0.retrievalScore = hit.retrievalScore
+                if let rerankScore = hit.rerankScore { $0.rerankScore = rerankScore }
+                $0.rank = UInt32(hit.rank)
+                $0.retrievalRank = UInt32(hit.retrievalRank)
+                if let text = hit.text { $0.text = text }
+            }
+        }
+        timing = Cascade_V1_Timing(result.trace)
+        retrieveK = UInt32(result.plan.retrieveK)
+        rerankK = UInt32(result.plan.rerankK)
+        topN = UInt32(result.plan.topN)
+    }
+}
+
+extension Cascade_V1_ModelInfo {
+    init(_ model: ModelDescription) {
+        self.init()
+        name = model.name
+        architecture = model.architecture
+        fingerprint = model.fingerprint
+        dimension = UInt32(model.dimension)
+        pooling = model.pooling
+        normalize = model.normalize
+        maxLength = UInt32(model.maxLength)
+    }
+}
+
+extension Cascade_V1_InfoResponse {
+    init(_ info: PipelineInfo, version: String) {
+        self.init()
+        retriever = Cascade_V1_ModelInfo(info.retriever)
+        if let reranker = info.reranker { self.reranker = Cascade_V1_ModelInfo(reranker) }
+        corpus = .with {
+            $0.size = UInt64(info.corpusSize)
+            $0.similarity = info.similarity.rawValue
+        }
+        defaults = .with {
+            $0.retrieveK = UInt32(info.defaults.retrieveK)
+            $0.rerankK = UInt32(info.defaults.rerankK)
+            $0.topN = UInt32(info.defaults.topN)
+        }
+        let limits = info.limits
+        self.limits = .with {
+            $0.maxRetrieveK = UInt32(limits.maxRetrieveK)
+            $0.maxRerankK = UInt32(limits.maxRerankK)
+            $0.maxTopN = UInt32(limits.maxTopN)
+            $0.maxQueryBytes = UInt32(limits.maxQueryBytes)
+            $0.maxTextBytes = UInt32(limits.maxTextBytes)
+            $0.maxIDBytes = UInt32(limits.maxIdBytes)
+            $0.maxRerankPassages = UInt32(limits.maxRerankPassages)
+            $0.maxEmbedTexts = UInt32(limits.maxEmbedTexts)
+            $0.maxUpsertPassages = UInt32(limits.maxUpsertPassages)
+            $0.maxDeleteIds = UInt32(limits.maxDeleteIds)
+            $0.queueCapacity = UInt32(limits.queueCapacity)
+        }
+        self.version = version
+    }
+}
+
+extension Passage {
+    init(_ message: Cascade_V1_Passage) {
+        self.init(id: message.id, text: message.text)
+    }
+}

@@ -1,0 +1,172 @@
+import Cascade
+import Foundation
+
+/// Everything `cascade serve` needs. Loaded from a JSON file (snake_case keys, every key
+/// optional), then overridden by command-line flags (`Overrides`), then validated.
+///
+/// ```json
+/// { "host": "0.0.0.0", "port": 50051, "metrics_port": 9464,
+///   "index": "data/index", "retriever": "models/all-MiniLM-L6-v2",
+///   "tls": { "certificate": "server.pem", "key": "server.key" },
+///   "api_key_file": "/run/secrets/cascade-key",
+///   "defaults": { "retrieve_k": 100, "rerank_k": 20, "top_n": 10 },
+///   "limits": { "max_retrieve_k": 1000, "queue_capacity": 64 } }
+/// ```
+public struct ServerConfig: Sendable, Equatable {
+    public struct TLS: Sendable, Equatable, Codable {
+        /// PEM certificate chain.
+        public var certificate: String
+        /// PEM private key.
+        public var key: String
+
+        public init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
+        }
+    }
+
+    public var host = "127.0.0.1"
+    /// 0: an ephemeral port (the server reports the one it bound).
+    public var port = 50051
+    /// Prometheus `/metrics` over plain HTTP; nil: no metrics endpoint; 0: ephemeral.
+    public var metricsPort: Int?
+    /// Defaults to `host`.
+    public var metricsHost: String?
+    /// The LMDB index folder.
+    public var index: String?
+    /// The bi-encoder's model folder.
+    public var retriever: String?
+    /// The cross-encoder's model folder; nil: retrieval only.
+    public var reranker: String?
+    public var tls: TLS?
+    /// Callers must send `authorization: Bearer <key>`; nil: no authentication.
+    public var apiKey: String?
+    /// A file holding the API key (whitespace trimmed), so the key stays out of argv and configs.
+    public var apiKeyFile: String?
+    public var defaults = SearchDefaults()
+    public var limits = Limits()
+    public var encodeBatchSize = 32
+    public var rerankBatchSize = 16
+    /// Largest request message accepted, in bytes (gRPC's default is 4 MiB).
+    public var maxRequestBytes = 16 << 20
+    /// How long shutdown waits for in-flight calls before cancelling them.
+    public var shutdownGraceSeconds = 30.0
+    /// OpenBLAS threads; nil: all cores.
+    public var computeThreads: Int?
+    /// swift-log level: trace, debug, info, notice, warning, error, critical.
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// Command-line values; each set one replaces the file's.
+    public struct Overrides: Sendable, Equatable {
+        public var host: String?
+        public var port: Int?
+        public var metricsPort: Int?
+        public var index: String?
+        public var retriever: String?
+        public var reranker: String?
+        public var tlsCertificate: String?
+        public var tlsKey: String?
+        public var apiKeyFile: String?
+        public var queueCapacity: Int?
+        public var computeThreads: Int?
+        public var logLevel: String?
+
+        public init() {}
+    }
+
+    public mutating func apply(_ overrides: Overrides) {
+        host = overrides.host ?? host
+        port = overrides.port ?? port
+        metricsPort = overrides.metricsPort ?? metricsPort
+        index = overrides.index ?? index
+        retriever = overrides.retriever ?? retriever
+        reranker = overrides.reranker ?? reranker
+        if overrides.tlsCertificate != nil || overrides.tlsKey != nil {
+            tls = TLS(
+                certificate: overrides.tlsCertificate ?? tls?.certificate ?? "",
+                key: overrides.tlsKey ?? tls?.key ?? "")
+        }
+        apiKeyFile = overrides.apiKeyFile ?? apiKeyFile
+        limits.queueCapacity = overrides.queueCapacity ?? limits.queueCapacity
+        computeThreads = overrides.computeThreads ?? computeThreads
+        logLevel = overrides.logLevel ?? logLevel
+    }
+
+    /// Refuses a configuration the server could not run with; messages name the key.
+    public func validate() throws {
+        func fail(_ message: String) -> ServerConfigError { ServerConfigError.invalid(message) }
+        if !(0...65535).contains(port) { throw fail("port must be in 0...65535 (got \(port))") }
+        if let metricsPort, !(0...65535).contains(metricsPort) {
+            throw fail("metrics_port must be in 0...65535 (got \(metricsPort))")
+        }
+        if index == nil { throw fail("index is not set: give the index folder (--index or \"index\")") }
+        if retriever == nil {
+            throw fail("retriever is not set: give the bi-encoder's model folder (--retriever or \"retriever\")")
+        }
+        if let tls {
+            if tls.certificate.isEmpty { throw fail("tls.certificate is not set (a PEM certificate chain)") }
+            if tls.key.isEmpty { throw fail("tls.key is not set (a PEM private key)") }
+        }
+        if apiKey != nil && apiKeyFile != nil { throw fail("set api_key or api_key_file, not both") }
+        if let apiKey, apiKey.isEmpty { throw fail("api_key must not be empty") }
+        if encodeBatchSize < 1 { throw fail("encode_batch_size must be at least 1 (got \(encodeBatchSize))") }
+        if rerankBatchSize < 1 { throw fail("rerank_batch_size must be at least 1 (got \(rerankBatchSize))") }
+        if maxRequestBytes < 1024 { throw fail("max_request_bytes must be at least 1024 (got \(maxRequestBytes))") }
+        if !(shutdownGraceSeconds >= 0) {
+            throw fail("shutdown_grace_seconds must not be negative (got \(shutdownGraceSeconds))")
+        }
+        if let computeThreads, computeThreads < 1 {
+            throw fail("compute_threads must be at least 1 (got \(computeThreads))")
+        }
+        if Self.logLevels[logLevel] == nil {
+            throw fail(
+                "log_level must be one of \(Self.logLevels.keys.sorted().joined(separator: ", ")) (got \(logLevel))")
+        }
+        do {
+            try limits.validate()
+        } catch let error as CascadeError {
+            throw fail(error.description)
+        }
+    }
+
+    /// What the pipeline runs with. Without a reranker the default `rerank_k` is 0 (retrieval only).
+    public var pipelineConfiguration: PipelineConfiguration {
+        var defaults = self.defaults
+        if reranker == nil { defaults.rerankK = 0 }
+        return PipelineConfiguration(
+            defaults: defaults, limits: limits, encodeBatchSize: encodeBatchSize, rerankBatchSize: rerankBatchSize)
+    }
+
+    /// The API key, read from `apiKeyFile` when that is set.
+    public func resolvedAPIKey() throws -> String? {
+        guard let apiKeyFile else { return apiKey }
+        let text: String
+        do {
+            text = try String(contentsOfFile: apiKeyFile, encoding: .utf8)
+        } catch {
+            throw ServerConfigError.unreadable(path: apiKeyFile, reason: "\(error.localizedDescription)")
+        }
+        let key = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if key.isEmpty { throw ServerConfigError.invalid("api_key_file \(apiKeyFile) is empty") }
+        return key
+    }
+
+    static let logLevels: [String: Int] = [
+        "trace": 0, "debug": 1, "info": 2, "notice": 3, "warning": 4, "error": 5, "critical": 6,
+    ]
+}
+
+public enum ServerConfigError: Error, Equatable, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    /// A bad value or an unknown key; the message names the key (and the file, when from one).
+    case invalid(String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "cannot read \(path): \(reason)"
+        case .invalid(let message): return message
+        }
+    }
+}
