@@ -124,12 +124,15 @@ public struct SweepReport: Equatable, Codable, Sendable {
     }
 
     public func formatted() -> String {
-        var rows: [[String]] = [["retrieve:rerank", "ok", "errors", "req/s", "p50 ms", "p99 ms", "rerank p50 ms"]]
+        var rows: [[String]] = [
+            ["retrieve:rerank", "ok", "errors", "req/s", "p50 ms", "p99 ms", "rerank p50 ms", "error codes"]
+        ]
         for run in runs {
+            let codes = run.errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             rows.append([
                 run.settings.label, String(run.completed), String(run.failed), String(format: "%.1f", run.throughput),
                 millis(run.latencyMicros.p50), millis(run.latencyMicros.p99),
-                millis(run.stageMicros[Stage.rerank.rawValue]?.p50 ?? 0),
+                millis(run.stageMicros[Stage.rerank.rawValue]?.p50 ?? 0), codes,
             ])
         }
         return Table.render(rows).joined(separator: "\n")

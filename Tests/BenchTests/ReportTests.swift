@@ -74,6 +74,7 @@ import Testing
         #expect(lines[0].hasPrefix("retrieve:rerank"))
         #expect(lines[1].hasPrefix("100:0 "))
         #expect(lines[2].hasPrefix("100:10 "))
+        #expect(lines[2].hasSuffix("DEADLINE_EXCEEDED 1, UNAVAILABLE 1"))
         let json = try jsonText(SweepReport(runs: runs))
         #expect(try JSONDecoder().decode(SweepReport.self, from: Data(json.utf8)).runs.count == 2)
     }
