@@ -7,6 +7,10 @@ let grpc: [Target.Dependency] = [
     .product(name: "SwiftProtobuf", package: "swift-protobuf"),
 ]
 
+/// The numeric kernels are optimised even in debug builds: unoptimised, a MiniLM forward pass is
+/// about 10x slower, and the tests run the real model.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "Cascade",
     platforms: [.macOS(.v15)],
@@ -30,15 +34,17 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
 
         // BERT WordPiece, id-for-id with Hugging Face tokenizers.
-        .target(name: "Tokenization"),
+        .target(name: "Tokenization", swiftSettings: optimized),
         // BERT / DistilBERT forward pass on OpenBLAS, weights from safetensors or PyTorch zips.
-        .target(name: "Transformer", dependencies: ["Tokenization", "COpenBLAS"]),
+        .target(name: "Transformer", dependencies: ["Tokenization", "COpenBLAS"], swiftSettings: optimized),
         // Passages and vectors in one LMDB environment; exact top-k over the memory map.
-        .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS"]),
+        .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS"], swiftSettings: optimized),
         // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
         .target(name: "Evaluation"),
         // The search pipeline: tokenize, encode, retrieve, fetch, rerank, merge; one model run at a time.
         .target(name: "Cascade", dependencies: ["Tokenization", "Transformer", "VectorStore"]),
+        // Corpus files into a store: resumable, batched by length, bad lines reported by number.
+        .target(name: "Indexing", dependencies: ["Cascade", "Tokenization", "Transformer", "VectorStore"]),
         // The gRPC API generated from Proto/ (scripts/generate-proto.sh): messages, clients, service protocols.
         .target(name: "CascadeAPI", dependencies: grpc),
         // The gRPC server: services, health, auth, Prometheus metrics, graceful shutdown.
@@ -58,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "cascade",
             dependencies: [
-                "Tokenization", "Transformer", "VectorStore", "Evaluation",
+                "Tokenization", "Transformer", "VectorStore", "Indexing", "Evaluation", "Cascade",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -92,6 +98,7 @@ let package = Package(
         .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "store-writer"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CascadeTests", dependencies: ["Cascade"]),
+        .testTarget(name: "IndexingTests", dependencies: ["Indexing"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "CascadeAPI"]),
         .testTarget(name: "BenchTests", dependencies: ["LoadTesting"]),
     ],

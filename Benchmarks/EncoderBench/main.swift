@@ -1,5 +1,6 @@
 // Encoder throughput and latency on a real checkpoint (default all-MiniLM-L6-v2):
 //   encoder-bench [--model DIR] [--threads N] [--batch B] [--length L] [--query-length Q] [--runs R]
+//                 [--query-runs R] [--no-rerank]
 // Inputs are synthetic token ids from a formula shared with Benchmarks/peers/encoder_peers.py, so both
 // sides encode exactly the same batch. Prints a human line per measure and one JSON line at the end.
 import Foundation
@@ -15,6 +16,7 @@ struct Options {
     var queryLength = 16
     var runs = 10
     var queryRuns = 300
+    var rerank = true
 
     init(_ arguments: [String]) {
         var i = 0
@@ -37,6 +39,7 @@ struct Options {
             case "--query-length": queryLength = int()
             case "--runs": runs = int()
             case "--query-runs": queryRuns = int()
+            case "--no-rerank": rerank = false
             default: fail("unknown argument \(arguments[i])")
             }
             i += 1
@@ -88,6 +91,29 @@ do {
     var queryTimes: [Double] = []
     for _ in 0..<options.queryRuns { queryTimes.append(try seconds { _ = try encoder.embed(query) }) }
 
+    // Re-ranking: 20 (query, passage) pairs of 160 tokens through the MiniLM encoder under the
+    // seeded test head (a real cross-encoder of the same shape costs the same).
+    let head = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/Transformer/minilm-head/model.safetensors")
+    var rerankMs: Double?
+    if options.rerank, FileManager.default.fileExists(atPath: head.path) {
+        let crossEncoder = try CrossEncoder(
+            encoderDirectory: URL(fileURLWithPath: options.model), head: SafetensorsFile(path: head.path))
+        let pairs = TokenBatch(
+            (0..<20).map { row in
+                var encoding = syntheticEncoding(row: row, length: 160)
+                for i in 12..<160 { encoding.typeIds[i] = 1 }
+                return encoding
+            })
+        _ = try crossEncoder.score(pairs)
+        var times: [Double] = []
+        for _ in 0..<options.runs { times.append(try seconds { _ = try crossEncoder.score(pairs) }) }
+        rerankMs = median(times) * 1000
+        print(
+            String(format: "swift cross-encoder: 20 pairs x 160 tokens %.1f ms (median of %d)", rerankMs!, options.runs)
+        )
+    }
+
     let tokens = Double(options.batch * options.length)
     let throughput = tokens / median(batchTimes)
     let latency = median(queryTimes) * 1000
@@ -95,10 +121,11 @@ do {
         "swift \(encoder.architecture) \(options.batch)x\(options.length), \(options.threads) threads, "
             + "OpenBLAS \(computeKernelName): \(Int(throughput)) tokens/s (median of \(options.runs)), "
             + String(format: "%d-token query %.3f ms (median of %d)", options.queryLength, latency, options.queryRuns))
-    let json: [String: Any] = [
+    var json: [String: Any] = [
         "engine": "swift", "kernel": computeKernelName, "threads": options.threads,
         "tokens_per_s": throughput, "query_ms": latency,
     ]
+    if let rerankMs { json["rerank_20x160_ms"] = rerankMs }
     print(String(data: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), encoding: .utf8)!)
 } catch {
     fail("\(error)")

@@ -3,17 +3,44 @@ import Tokenization
 import Transformer
 import VectorStore
 
+/// Reads `max_seq_length` from a sentence-transformers folder: the length the model was trained
+/// for and that sentence-transformers truncates to (256 for all-MiniLM-L6-v2, not the tokenizer's 512).
+func sentenceTransformersMaxLength(in directory: URL) -> Int? {
+    let url = directory.appendingPathComponent("sentence_bert_config.json")
+    guard let data = try? Data(contentsOf: url),
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    else { return nil }
+    return object["max_seq_length"] as? Int
+}
+
+/// Runs `body` over batches of encodings with similar token counts, so a batch pads little, and
+/// returns one result per encoding in the original order.
+public func inLengthOrder<T>(
+    _ encodings: [Encoding], batchSize: Int, _ body: ([Encoding]) throws -> [T]
+) rethrows -> [T] {
+    let order = encodings.indices.sorted { encodings[$0].count < encodings[$1].count }
+    var results = [T?](repeating: nil, count: encodings.count)
+    for start in stride(from: 0, to: order.count, by: max(1, batchSize)) {
+        let rows = order[start..<min(start + max(1, batchSize), order.count)]
+        for (row, output) in zip(rows, try body(rows.map { encodings[$0] })) { results[row] = output }
+    }
+    return results.map { $0! }
+}
+
 /// Stage 1: a bi-encoder and its tokenizer.
 public struct Retriever: Sendable {
     /// The model folder's name, e.g. "all-MiniLM-L6-v2".
     public var name: String
     public var tokenizer: BertTokenizer
     public var encoder: SentenceEncoder
+    /// Tokens per text, `[CLS]` and `[SEP]` included; longer texts are truncated.
+    public var maxLength: Int
 
-    public init(name: String, tokenizer: BertTokenizer, encoder: SentenceEncoder) {
+    public init(name: String, tokenizer: BertTokenizer, encoder: SentenceEncoder, maxLength: Int? = nil) {
         self.name = name
         self.tokenizer = tokenizer
         self.encoder = encoder
+        self.maxLength = min(maxLength ?? tokenizer.maxLength, tokenizer.maxLength)
     }
 
     /// Loads a Hugging Face / sentence-transformers folder. `pooling` overrides what the folder says.
@@ -21,7 +48,17 @@ public struct Retriever: Sendable {
         Retriever(
             name: directory.standardizedFileURL.lastPathComponent,
             tokenizer: try BertTokenizer(directory: directory),
-            encoder: try SentenceEncoder(directory: directory, pooling: pooling))
+            encoder: try SentenceEncoder(directory: directory, pooling: pooling),
+            maxLength: sentenceTransformersMaxLength(in: directory))
+    }
+
+    public func encode(_ texts: [String]) -> [Encoding] {
+        texts.map { tokenizer.encode($0, maxLength: maxLength) }
+    }
+
+    /// Embeddings in input order, computed in batches sorted by length (on the calling thread).
+    public func embed(_ encodings: [Encoding], batchSize: Int = 32) throws -> [[Float]] {
+        try inLengthOrder(encodings, batchSize: batchSize) { try encoder.embed(tokenizer.batch($0)) }
     }
 
     /// What a store built with this retriever records. Normalised embeddings make inner product
@@ -36,7 +73,7 @@ public struct Retriever: Sendable {
         ModelDescription(
             name: name, architecture: encoder.architecture, fingerprint: encoder.fingerprint,
             dimension: encoder.dimension, pooling: encoder.pooling.mode.rawValue,
-            normalize: encoder.pooling.normalize, maxLength: tokenizer.maxLength)
+            normalize: encoder.pooling.normalize, maxLength: maxLength)
     }
 }
 
@@ -45,24 +82,45 @@ public struct Reranker: Sendable {
     public var name: String
     public var tokenizer: BertTokenizer
     public var encoder: CrossEncoder
+    /// Tokens per (query, passage) pair, specials included.
+    public var maxLength: Int
 
-    public init(name: String, tokenizer: BertTokenizer, encoder: CrossEncoder) {
+    public init(name: String, tokenizer: BertTokenizer, encoder: CrossEncoder, maxLength: Int? = nil) {
         self.name = name
         self.tokenizer = tokenizer
         self.encoder = encoder
+        self.maxLength = min(maxLength ?? tokenizer.maxLength, tokenizer.maxLength)
     }
 
-    public static func load(directory: URL) throws -> Reranker {
-        Reranker(
-            name: directory.standardizedFileURL.lastPathComponent,
-            tokenizer: try BertTokenizer(directory: directory),
-            encoder: try CrossEncoder(directory: directory))
+    /// A cross-encoder folder, or with `head`, an encoder folder (e.g. a bare `BertModel`) under
+    /// the classification head in that safetensors file (`classifier.*`, and `pooler.*` or
+    /// `pre_classifier.*` where the folder lacks them).
+    public static func load(directory: URL, head: URL? = nil, maxLength: Int? = nil) throws -> Reranker {
+        let encoder: CrossEncoder
+        if let head {
+            encoder = try CrossEncoder(encoderDirectory: directory, head: try SafetensorsFile(path: head.path))
+        } else {
+            encoder = try CrossEncoder(directory: directory)
+        }
+        return Reranker(
+            name: directory.standardizedFileURL.lastPathComponent + (head.map { "+" + $0.lastPathComponent } ?? ""),
+            tokenizer: try BertTokenizer(directory: directory), encoder: encoder, maxLength: maxLength)
+    }
+
+    /// `[CLS] query [SEP] passage [SEP]`, truncated longest-first as sentence-transformers' CrossEncoder does.
+    public func encode(query: String, passages: [String]) -> [Encoding] {
+        passages.map { tokenizer.encode(query, $0, maxLength: maxLength, truncation: .longestFirst) }
+    }
+
+    /// One logit per pair, in input order, in batches sorted by length (on the calling thread).
+    public func score(_ encodings: [Encoding], batchSize: Int = 16) throws -> [Float] {
+        try inLengthOrder(encodings, batchSize: batchSize) { try encoder.score(tokenizer.batch($0)) }
     }
 
     public var info: ModelDescription {
         ModelDescription(
             name: name, architecture: encoder.architecture, fingerprint: encoder.fingerprint,
-            dimension: 0, pooling: "", normalize: false, maxLength: tokenizer.maxLength)
+            dimension: 0, pooling: "", normalize: false, maxLength: maxLength)
     }
 }
 

@@ -55,6 +55,10 @@ public final class Pipeline: Sendable {
                     + "(\(retriever.encoder.dimension) dimensions); rebuild the index or load the model it was built with"
             )
         }
+        var configuration = configuration
+        // Without a reranker the default can only be retrieval alone; a configured rerank_k
+        // default then simply does not apply (a request that asks for reranking is still refused).
+        if reranker == nil { configuration.defaults.rerankK = 0 }
         try configuration.limits.validate()
         try configuration.defaults.validate(against: configuration.limits, hasReranker: reranker != nil)
         guard configuration.encodeBatchSize >= 1, configuration.rerankBatchSize >= 1 else {
@@ -69,13 +73,18 @@ public final class Pipeline: Sendable {
         self.writes = ModelQueue(capacity: configuration.limits.queueCapacity, name: "cascade.writes")
     }
 
-    /// Loads the models and opens the index at `index` (created, empty, when absent).
+    /// Loads the models and opens the index at `index` (created, empty, when absent and
+    /// `createIndex` allows it).
     public static func open(
         index: URL, retriever retrieverDirectory: URL, reranker rerankerDirectory: URL? = nil,
-        configuration: PipelineConfiguration = PipelineConfiguration()
+        rerankerHead: URL? = nil, configuration: PipelineConfiguration = PipelineConfiguration(),
+        createIndex: Bool = true
     ) throws -> Pipeline {
+        guard createIndex || FileManager.default.fileExists(atPath: index.path) else {
+            throw CascadeError.configuration("no index at \(index.path): build one with `cascade index`")
+        }
         let retriever = try Retriever.load(directory: retrieverDirectory)
-        let reranker = try rerankerDirectory.map { try Reranker.load(directory: $0) }
+        let reranker = try rerankerDirectory.map { try Reranker.load(directory: $0, head: rerankerHead) }
         let store: VectorStore
         if FileManager.default.fileExists(atPath: index.path) {
             store = try VectorStore.open(existingAt: index)
@@ -104,7 +113,7 @@ public final class Pipeline: Sendable {
         try plan.validate(against: limits, hasReranker: reranker != nil)
 
         let tokenizer = retriever.tokenizer
-        let encoding = trace.measure(.tokenize) { tokenizer.encode(query) }
+        let encoding = trace.measure(.tokenize) { tokenizer.encode(query, maxLength: retriever.maxLength) }
         let batch = tokenizer.batch([encoding])
         let (encoder, store) = (retriever.encoder, self.store)
         let retrieved = try await models.run {
@@ -169,7 +178,7 @@ public final class Pipeline: Sendable {
         guard let reranker else {
             throw CascadeError.failedPrecondition("this server has no reranker")
         }
-        let encodings = trace.measure(.tokenize) { texts.map { reranker.tokenizer.encode(query, $0) } }
+        let encodings = trace.measure(.tokenize) { reranker.encode(query: query, passages: texts) }
         let order = encodings.indices.sorted { encodings[$0].count < encodings[$1].count }
         var scores = [Float](repeating: 0, count: texts.count)
         let size = configuration.rerankBatchSize
@@ -189,7 +198,7 @@ public final class Pipeline: Sendable {
     func encode(_ texts: [String], trace: inout Trace) async throws -> [[Float]] {
         let tokenizer = retriever.tokenizer
         let encoder = retriever.encoder
-        let encodings = trace.measure(.tokenize) { texts.map { tokenizer.encode($0) } }
+        let encodings = trace.measure(.tokenize) { retriever.encode(texts) }
         let order = encodings.indices.sorted { encodings[$0].count < encodings[$1].count }
         var vectors = [[Float]](repeating: [], count: texts.count)
         let size = configuration.encodeBatchSize

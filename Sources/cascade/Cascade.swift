@@ -5,6 +5,9 @@ struct CascadeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cascade",
         abstract: "Retrieve-then-rerank neural search.",
-        subcommands: []
+        subcommands: [
+            TokenizeCommand.self, EmbedCommand.self, ScoreCommand.self,
+            IndexCommand.self, SearchCommand.self, StatsCommand.self,
+        ]
     )
 }

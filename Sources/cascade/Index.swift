@@ -1,0 +1,72 @@
+import ArgumentParser
+import Cascade
+import Foundation
+import Indexing
+import VectorStore
+
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "Encode a corpus (JSON lines or id<TAB>text) into a store.",
+        discussion: """
+            Resumable: every batch is committed on its own, and passages already stored with the \
+            same text are skipped, so rerunning a killed build finishes it without indexing twice. \
+            Bad lines are reported with their numbers and skipped; --strict refuses the whole file.
+            """
+    )
+
+    @Option(help: "The retriever: a Hugging Face model folder.")
+    var model: String
+
+    @Option(help: "The store directory (created when absent).")
+    var store: String
+
+    @Argument(help: "The corpus file (.jsonl: {\"id\", \"text\"} a line; .tsv: id<TAB>text).")
+    var corpus: String
+
+    @Option(help: "jsonl or tsv (default: by extension, else by content).")
+    var format: CorpusFormat?
+
+    @Flag(help: "Refuse the corpus if any line is bad, before indexing anything.")
+    var strict = false
+
+    @Option(help: "Passages per model batch and per transaction.")
+    var batchSize = 32
+
+    func run() throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let corpus = try Corpus.read(URL(fileURLWithPath: self.corpus), format: format)
+        for problem in corpus.problems.prefix(50) { printError("\(self.corpus): \(problem)") }
+        if corpus.problems.count > 50 { printError("\(self.corpus): ... \(corpus.problems.count - 50) more bad lines") }
+        if strict && !corpus.problems.isEmpty {
+            throw ValidationError(
+                "\(corpus.problems.count) bad lines in \(self.corpus); nothing was indexed (--strict)")
+        }
+        if corpus.duplicateIds > 0 {
+            printError("\(self.corpus): \(corpus.duplicateIds) repeated ids; the last line of each wins")
+        }
+        let retriever = try Retriever.load(directory: URL(fileURLWithPath: model))
+        let vectorStore = try VectorStore.open(at: URL(fileURLWithPath: store), model: retriever.storeModel)
+        let builder = IndexBuilder(store: vectorStore, retriever: retriever, batchSize: batchSize)
+        var lastReport = clock.now
+        let result = try builder.run(corpus.records.map(\.passage)) { progress in
+            guard clock.now - lastReport >= .seconds(1) || progress.done == progress.total else { return }
+            lastReport = clock.now
+            let eta = progress.eta.map { "ETA \(Int($0.milliseconds / 1000)) s" } ?? "ETA -"
+            printError(
+                "index: \(progress.done)/\(progress.total) (\(String(format: "%.1f", progress.rate)) passages/s, \(eta))"
+            )
+        }
+        let stats = try vectorStore.stats()
+        printError(
+            """
+            index: done in \(String(format: "%.1f", (clock.now - started).milliseconds / 1000)) s: \
+            \(result.indexed) indexed (\(String(format: "%.1f", result.rate)) passages/s), \
+            \(result.alreadyPresent) already present, \(corpus.problems.count) bad lines skipped; \
+            store holds \(stats.count) passages, \(stats.bytesOnDisk / 1_048_576) MiB
+            """)
+    }
+}
+
+extension CorpusFormat: ExpressibleByArgument {}

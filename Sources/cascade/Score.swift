@@ -1,0 +1,52 @@
+import ArgumentParser
+import Cascade
+import Foundation
+
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Read query<TAB>passage lines; print one cross-encoder score per line."
+    )
+
+    @Option(help: "A Hugging Face cross-encoder folder (Bert/DistilBertForSequenceClassification).")
+    var model: String
+
+    @Option(help: "Pairs encoded together.")
+    var batchSize = 16
+
+    @Option(help: "Tokens per pair, specials included.")
+    var maxLength = 512
+
+    @Flag(help: "Print timings to stderr.")
+    var verbose = false
+
+    func run() throws {
+        let clock = ContinuousClock()
+        let reranker = try Reranker.load(directory: URL(fileURLWithPath: model), maxLength: maxLength)
+        var input = LineInput()
+        var pairs = 0
+        var tokenizeTime = Duration.zero
+        var scoreTime = Duration.zero
+        while case let chunk = try input.nextChunk(batchSize), !chunk.isEmpty {
+            var start = clock.now
+            let encodings = try chunk.map { line, text in
+                guard let tab = text.firstIndex(of: "\t") else {
+                    throw InputError(line: line, reason: "expected query<TAB>passage")
+                }
+                return reranker.encode(
+                    query: String(text[..<tab]), passages: [String(text[text.index(after: tab)...])])[0]
+            }
+            tokenizeTime += clock.now - start
+            start = clock.now
+            let scores = try reranker.score(encodings, batchSize: batchSize)
+            scoreTime += clock.now - start
+            for score in scores { print(score) }
+            pairs += chunk.count
+        }
+        if verbose {
+            printError(
+                "score: \(pairs) pairs; tokenize \(formatMilliseconds(tokenizeTime)), "
+                    + "score \(formatMilliseconds(scoreTime))")
+        }
+    }
+}

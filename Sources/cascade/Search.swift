@@ -1,0 +1,106 @@
+import ArgumentParser
+import Cascade
+import Foundation
+
+struct SearchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Search a store in process and print the top hits with their scores and timings."
+    )
+
+    @Option(help: "The store directory.")
+    var store: String
+
+    @Option(help: "The retriever the store was built with.")
+    var model: String
+
+    @Option(help: "A cross-encoder folder, to rerank the best --rerank-k hits.")
+    var reranker: String?
+
+    @Option(help: "A safetensors classification head to put on --reranker when that is a bare encoder.")
+    var rerankerHead: String?
+
+    @Option(name: .short, help: "Hits to print (1...1000).")
+    var k = 10
+
+    @Option(help: "Candidates to retrieve (default: max(k, 100)).")
+    var retrieveK: Int?
+
+    @Option(help: "Candidates to rerank (default: k with --reranker, else 0).")
+    var rerankK: Int?
+
+    @Flag(help: "One JSON object: the hits (id, score, text) and the stage timings.")
+    var json = false
+
+    @Argument(help: "The query.")
+    var query: String
+
+    func validate() throws {
+        guard (1...1000).contains(k) else { throw ValidationError("-k must be in 1...1000") }
+        if rerankK ?? 0 > 0 && reranker == nil { throw ValidationError("--rerank-k needs --reranker") }
+    }
+
+    func run() async throws {
+        let retrieveK = self.retrieveK ?? max(k, 100)
+        let plan = SearchPlan(
+            retrieveK: retrieveK, rerankK: min(rerankK ?? (reranker == nil ? 0 : k), retrieveK), topN: k,
+            includeText: true)
+        var limits = Limits()
+        limits.maxRetrieveK = max(limits.maxRetrieveK, retrieveK)
+        let pipeline = try Pipeline.open(
+            index: URL(fileURLWithPath: store), retriever: URL(fileURLWithPath: model),
+            reranker: reranker.map { URL(fileURLWithPath: $0) },
+            rerankerHead: rerankerHead.map { URL(fileURLWithPath: $0) },
+            configuration: PipelineConfiguration(limits: limits), createIndex: false)
+        defer { pipeline.shutdown() }
+        let result = try await pipeline.search(query, plan: plan)
+        if json {
+            print(try searchJSON(query: query, result: result))
+            return
+        }
+        for hit in result.hits {
+            let text = hit.text ?? ""
+            let snippet = text.count > 100 ? String(text.prefix(97)) + "..." : text
+            let rerank = hit.rerankScore.map {
+                String(format: " (rerank %.4f, retrieval %.4f)", $0, hit.retrievalScore)
+            }
+            print(String(format: "%3d  %8.4f  ", hit.rank, hit.score) + "\(hit.id)\(rerank ?? "")  \(snippet)")
+        }
+        print("timings: " + timingSummary(result.trace))
+    }
+}
+
+/// The stages a search ran, in pipeline order: "tokenize 0.21 ms, encode 3.10 ms, ...".
+func timingSummary(_ trace: Trace) -> String {
+    Stage.allCases.filter { trace[$0] > .zero || $0 == .total }
+        .map { "\($0.rawValue) \(formatMilliseconds(trace[$0]))" }.joined(separator: ", ")
+}
+
+private func searchJSON(query: String, result: SearchResult) throws -> String {
+    struct Output: Encodable {
+        struct Row: Encodable {
+            var id: String
+            var score: Float
+            var retrievalScore: Float
+            var rerankScore: Float?
+            var rank: Int
+            var text: String
+        }
+        var query: String
+        var hits: [Row]
+        var timingsUs: [String: UInt64]
+    }
+    let output = Output(
+        query: query,
+        hits: result.hits.map {
+            Output.Row(
+                id: $0.id, score: $0.score, retrievalScore: $0.retrievalScore, rerankScore: $0.rerankScore,
+                rank: $0.rank, text: $0.text ?? "")
+        },
+        timingsUs: Dictionary(uniqueKeysWithValues: Stage.allCases.map { ($0.rawValue, result.trace.microseconds($0)) })
+    )
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    return String(decoding: try encoder.encode(output), as: UTF8.self)
+}
