@@ -99,6 +99,8 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CascadeTests", dependencies: ["Cascade"]),
         .testTarget(name: "IndexingTests", dependencies: ["Indexing"]),
+        // Runs the built `cascade` binary as a user would.
+        .testTarget(name: "CLITests", dependencies: ["cascade", "VectorStore"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "CascadeAPI"]),
         .testTarget(name: "BenchTests", dependencies: ["LoadTesting"]),
     ],

@@ -11,6 +11,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "A Hugging Face cross-encoder folder (Bert/DistilBertForSequenceClassification).")
     var model: String
 
+    @Option(help: "A safetensors classification head to put on --model when that is a bare encoder.")
+    var head: String?
+
     @Option(help: "Pairs encoded together.")
     var batchSize = 16
 
@@ -22,7 +25,8 @@ struct ScoreCommand: ParsableCommand {
 
     func run() throws {
         let clock = ContinuousClock()
-        let reranker = try Reranker.load(directory: URL(fileURLWithPath: model), maxLength: maxLength)
+        let reranker = try Reranker.load(
+            directory: URL(fileURLWithPath: model), head: head.map { URL(fileURLWithPath: $0) }, maxLength: maxLength)
         var input = LineInput()
         var pairs = 0
         var tokenizeTime = Duration.zero

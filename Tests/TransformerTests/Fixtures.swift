@@ -88,17 +88,6 @@ func cosine(_ a: [Float], _ b: [Double]) -> Double {
     return dot / (na * nb)
 }
 
-/// Whether the PyTorch checkpoint reader is in yet (it throws "not supported yet" until it is).
-func torchReaderAvailable() -> Bool {
-    let path = Fixtures.tiny("bert", "bin").appendingPathComponent("pytorch_model.bin").path
-    do {
-        _ = try TorchCheckpoint(path: path)
-        return true
-    } catch {
-        return !"\(error)".contains("not supported yet")
-    }
-}
-
 func encoding(_ ids: [Int32]) -> Encoding {
     Encoding(ids: ids, typeIds: [Int32](repeating: 0, count: ids.count))
 }

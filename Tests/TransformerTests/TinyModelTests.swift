@@ -64,16 +64,12 @@ import Testing
         try checkCrossEncoder(name, format: "safetensors")
     }
 
-    @Test(
-        .enabled(if: torchReaderAvailable(), "TorchCheckpoint is not supported yet: enable when the reader merges"),
-        arguments: encoders)
+    @Test(arguments: encoders)
     func pytorchBinEncoder(_ name: String) throws {
         try checkEncoder(name, format: "bin")
     }
 
-    @Test(
-        .enabled(if: torchReaderAvailable(), "TorchCheckpoint is not supported yet: enable when the reader merges"),
-        arguments: ["bert-cls", "distilbert-cls"])
+    @Test(arguments: ["bert-cls", "distilbert-cls"])
     func pytorchBinCrossEncoder(_ name: String) throws {
         try checkCrossEncoder(name, format: "bin")
     }
