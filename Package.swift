@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // Native libraries from Debian (liblmdb-dev, libopenblas-dev).
@@ -75,6 +76,23 @@ let package = Package(
         // A child process the VectorStore tests kill mid-write.
         .executableTarget(name: "store-writer", dependencies: ["VectorStore"], path: "Tests/StoreWriter"),
 
+        // Load generation logic for cascade-bench: schedules, latency recording, reports.
+        .target(
+            name: "LoadTesting",
+            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+            path: "Benchmarks/LoadTesting"
+        ),
+        .executableTarget(
+            name: "cascade-bench",
+            dependencies: [
+                "LoadTesting", "CascadeAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/CascadeBench"
+        ),
+
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer"]),
         .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "store-writer"]),
@@ -84,6 +102,7 @@ let package = Package(
         // Runs the built `cascade` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["cascade", "VectorStore"]),
         .testTarget(name: "ServerTests", dependencies: ["Server", "CascadeAPI"]),
+        .testTarget(name: "BenchTests", dependencies: ["LoadTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

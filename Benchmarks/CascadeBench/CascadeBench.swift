@@ -1,0 +1,227 @@
+import ArgumentParser
+import CascadeAPI
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import LoadTesting
+
+@main
+struct CascadeBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cascade-bench",
+        abstract: "Load generator for a Cascade gRPC server: latency percentiles per stage and throughput.",
+        discussion: """
+            Closed loop (--concurrency N, the default with N=1): N callers each send their next query as \
+            soon as the last one answered; it measures capacity. Open loop (--rate R): requests go out on \
+            a fixed schedule (Poisson arrivals by default, or --arrivals uniform) whatever the server does, \
+            and latency counts from each request's intended send time, so a server that falls behind \
+            shows its queueing instead of hiding it (coordinated omission corrected). At most \
+            --max-outstanding requests are unanswered at once; the sender waits beyond that and the wait \
+            counts in the latency. A run stops after --requests and/or --duration (200 requests if neither).
+            """
+    )
+
+    @Option(help: "Server address, host:port (IPv6 as [::1]:50051).")
+    var target: String
+
+    @Option(help: "API key, sent as 'authorization: Bearer <key>'.")
+    var apiKey: String?
+
+    @Flag(help: "Connect with TLS (the system's trust roots unless --ca).")
+    var tls = false
+
+    @Option(help: "PEM file of the CA certificate(s) to trust with --tls.")
+    var ca: String?
+
+    @Option(help: "Query file: one query per line, 'qid<TAB>text' or the bare text.")
+    var queries: String
+
+    @Option(help: "Closed loop: callers sending back to back (default 1).")
+    var concurrency: Int?
+
+    @Option(help: "Open loop: requests per second on a fixed schedule.")
+    var rate: Double?
+
+    @Option(help: "Open-loop spacing: poisson or uniform.")
+    var arrivals = "poisson"
+
+    @Option(help: "Open loop: most requests unanswered at once.")
+    var maxOutstanding = 1024
+
+    @Option(help: "Requests to record (default 200 when --duration is not given).")
+    var requests: Int?
+
+    @Option(help: "Seconds to run; with --requests, whichever ends first.")
+    var duration: Double?
+
+    @Option(help: "Requests sent first, at the same load, and not recorded.")
+    var warmup = 0
+
+    @Option(help: "Candidates the bi-encoder retrieves (default: the server's).")
+    var retrieveK: UInt32?
+
+    @Option(help: "Candidates the cross-encoder re-scores; 0 is retrieval only (default: the server's).")
+    var rerankK: UInt32?
+
+    @Option(help: "Hits returned (default: the server's).")
+    var topN: UInt32?
+
+    @Flag(help: "Ask for passage texts in the hits.")
+    var includeText = false
+
+    @Option(help: "Run the same load at each retrieve_k:rerank_k pair, e.g. \"100:0,100:10,200:20\".")
+    var sweep: String?
+
+    @Option(help: "Per-request deadline in seconds.")
+    var timeout: Double = 30
+
+    @Option(help: "Seed of the Poisson schedule.")
+    var seed: UInt64 = 0x5EED
+
+    @Flag(help: "Print the results as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        do {
+            _ = try makePlan()
+            _ = try ServerAddress(parsing: target)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        if ca != nil, !tls {
+            throw ValidationError("--ca only applies with --tls")
+        }
+        guard timeout.isFinite, timeout > 0 else {
+            throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)")
+        }
+    }
+
+    func makePlan() throws(BenchError) -> BenchPlan {
+        var options = BenchOptions()
+        options.concurrency = concurrency
+        options.rate = rate
+        options.arrivals = arrivals
+        options.maxOutstanding = maxOutstanding
+        options.requests = requests
+        options.durationSeconds = duration
+        options.warmup = warmup
+        options.retrieveK = retrieveK
+        options.rerankK = rerankK
+        options.topN = topN
+        options.sweep = sweep
+        options.seed = seed
+        return try BenchPlan(options)
+    }
+
+    func run() async throws {
+        let plan = try makePlan()
+        let endpoint = try ServerAddress(parsing: target)
+        let queryList = try QueryFile.load(path: queries)
+        let transport = try HTTP2ClientTransport.Posix(
+            target: endpoint.host.contains(":")
+                ? .ipv6(address: endpoint.host, port: endpoint.port) : .dns(host: endpoint.host, port: endpoint.port),
+            transportSecurity: transportSecurity()
+        )
+        let reports = try await withGRPCClient(transport: transport) { grpc in
+            let client = Cascade_V1_Cascade.Client(wrapping: grpc)
+            await describeServer(client, endpoint: endpoint, queryCount: queryList.count)
+            var reports: [RunReport] = []
+            for settings in plan.settings {
+                let send = makeSender(client, settings: settings)
+                if let warmupBounds = plan.warmupBounds {
+                    _ = await runLoad(shape: plan.shape, bounds: warmupBounds, queries: queryList, send: send)
+                }
+                let recorder = await runLoad(shape: plan.shape, bounds: plan.bounds, queries: queryList, send: send)
+                let report = RunReport(shape: plan.shape, settings: settings, recorder: recorder)
+                if !json {
+                    print(report.formatted() + "\n")
+                }
+                reports.append(report)
+            }
+            return reports
+        }
+        if json {
+            print(plan.isSweep ? try jsonText(SweepReport(runs: reports)) : try jsonText(reports[0]))
+        } else if plan.isSweep {
+            print("sweep:\n" + SweepReport(runs: reports).formatted())
+        }
+        // A run in which nothing succeeded measured nothing: say so to scripts too.
+        if reports.allSatisfy({ $0.completed == 0 }) {
+            let errors = reports.flatMap(\.errors).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            throw BenchError("no request succeeded (\(errors))")
+        }
+    }
+
+    private func transportSecurity() -> HTTP2ClientTransport.Posix.TransportSecurity {
+        guard tls else { return .plaintext }
+        return .tls { config in
+            if let ca {
+                config.trustRoots = .certificates([.file(path: ca, format: .pem)])
+            }
+        }
+    }
+
+    private func makeSender(
+        _ client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, settings: SearchSettings
+    ) -> SendQuery {
+        var metadata = Metadata()
+        if let apiKey {
+            metadata.addString("Bearer \(apiKey)", forKey: "authorization")
+        }
+        var options = CallOptions.defaults
+        options.timeout = .milliseconds(Int64(timeout * 1000))
+        let includeText = includeText
+        return { [metadata, options] query in
+            var request = Cascade_V1_SearchRequest()
+            request.query = query.text
+            request.retrieveK = settings.retrieveK ?? 0
+            if let rerankK = settings.rerankK { request.rerankK = rerankK }
+            request.topN = settings.topN ?? 0
+            request.includeText = includeText
+            do {
+                let response = try await client.search(
+                    request: ClientRequest(message: request, metadata: metadata), options: options)
+                let t = response.timing
+                return .success(
+                    StageTimings(
+                        queue: t.queueUs, tokenize: t.tokenizeUs, encode: t.encodeUs, retrieve: t.retrieveUs,
+                        fetch: t.fetchUs, rerank: t.rerankUs, total: t.totalUs))
+            } catch let error as RPCError {
+                return .failure(code: StatusCodes.name(error.code.rawValue))
+            } catch {
+                return .failure(code: "CLIENT_ERROR")
+            }
+        }
+    }
+
+    /// One line on stderr saying what is being measured; a server that cannot answer Info is
+    /// reported but not fatal, so the run's error counts show what happened.
+    private func describeServer(
+        _ client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, endpoint: ServerAddress, queryCount: Int
+    ) async {
+        var metadata = Metadata()
+        if let apiKey {
+            metadata.addString("Bearer \(apiKey)", forKey: "authorization")
+        }
+        var options = CallOptions.defaults
+        options.timeout = .milliseconds(Int64(timeout * 1000))
+        do {
+            let info = try await client.info(
+                request: ClientRequest(message: Cascade_V1_InfoRequest(), metadata: metadata), options: options)
+            let reranker = info.hasReranker ? info.reranker.name : "none"
+            printError(
+                "cascade-bench: \(endpoint) runs Cascade \(info.version): retriever \(info.retriever.name), "
+                    + "reranker \(reranker), \(info.corpus.size) passages; "
+                    + "defaults retrieve_k \(info.defaults.retrieveK) rerank_k \(info.defaults.rerankK) "
+                    + "top_n \(info.defaults.topN); \(queryCount) queries")
+        } catch let error as RPCError {
+            printError("cascade-bench: warning: Info on \(endpoint) failed: \(error)")
+        } catch {
+            printError("cascade-bench: warning: Info on \(endpoint) failed: \(error)")
+        }
+    }
+}
+
+private func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}

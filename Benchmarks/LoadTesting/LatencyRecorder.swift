@@ -1,0 +1,61 @@
+import Histogram
+
+/// Histograms of one run: end-to-end latency (from the intended send time), service time (from
+/// the actual send), and each server stage; plus error counts by status code. Microsecond
+/// resolution, three significant digits, values up to an hour (longer ones are clamped).
+public struct LatencyRecorder: Sendable {
+    public static let highestTrackableMicros: UInt64 = 3_600_000_000
+
+    public private(set) var latency = LatencyRecorder.makeHistogram()
+    public private(set) var service = LatencyRecorder.makeHistogram()
+    public private(set) var stages: [Stage: Histogram<UInt64>] = Dictionary(
+        uniqueKeysWithValues: Stage.allCases.map { ($0, LatencyRecorder.makeHistogram()) })
+    /// Failed requests by gRPC status code name.
+    public private(set) var errors: [String: Int] = [:]
+    public private(set) var completed = 0
+    /// When the last request of the run answered, in nanoseconds from its start.
+    public private(set) var lastDone: UInt64 = 0
+
+    public init() {}
+
+    public var failed: Int { errors.values.reduce(0, +) }
+    public var sent: Int { completed + failed }
+
+    /// Latency histograms hold successful requests only; failures are counted by code, so a
+    /// server that refuses fast cannot make its latency look better.
+    public mutating func record(_ sample: Sample) {
+        lastDone = max(lastDone, sample.done)
+        switch sample.outcome {
+        case .success(let timings):
+            completed += 1
+            Self.record(&latency, micros: sample.latencyNanos / 1000)
+            Self.record(&service, micros: sample.serviceNanos / 1000)
+            for stage in Stage.allCases {
+                Self.record(&stages[stage, default: Self.makeHistogram()], micros: timings[stage])
+            }
+        case .failure(let code):
+            errors[code, default: 0] += 1
+        }
+    }
+
+    public mutating func merge(_ other: LatencyRecorder) {
+        latency.add(other.latency)
+        service.add(other.service)
+        for (stage, histogram) in other.stages {
+            stages[stage, default: Self.makeHistogram()].add(histogram)
+        }
+        errors.merge(other.errors, uniquingKeysWith: +)
+        completed += other.completed
+        lastDone = max(lastDone, other.lastDone)
+    }
+
+    static func makeHistogram() -> Histogram<UInt64> {
+        Histogram(
+            lowestDiscernibleValue: 1, highestTrackableValue: highestTrackableMicros,
+            numberOfSignificantValueDigits: .three)
+    }
+
+    private static func record(_ histogram: inout Histogram<UInt64>, micros: UInt64) {
+        histogram.record(min(micros, highestTrackableMicros))
+    }
+}
