@@ -50,20 +50,27 @@ struct EvalCommand: AsyncParsableCommand {
                 var rerankK: Int
                 var queries: Int
                 var evaluated: Int
-                var mean: Scores
+                /// By trec_eval-equivalent measure name: "MRR@10", "nDCG@10", ...
+                var mean: [String: Double]
                 var latencyP50Ms: Double
                 var latencyP99Ms: Double
+
+                enum CodingKeys: String, CodingKey {
+                    case retrieveK = "retrieve_k", rerankK = "rerank_k", queries, evaluated, mean
+                    case latencyP50Ms = "latency_p50_ms", latencyP99Ms = "latency_p99_ms"
+                }
             }
             let output = Output(
                 retrieveK: retrieveK, rerankK: rerankK, queries: queries.count, evaluated: report.perQuery.count,
-                mean: report.mean, latencyP50Ms: pass.percentile(0.5), latencyP99Ms: pass.percentile(0.99))
+                mean: Dictionary(uniqueKeysWithValues: Measure.allCases.map { ($0.rawValue, report.mean[$0]) }),
+                latencyP50Ms: pass.percentile(0.5), latencyP99Ms: pass.percentile(0.99))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            encoder.keyEncodingStrategy = .convertToSnakeCase
             print(String(decoding: try encoder.encode(output), as: UTF8.self))
             return
         }
-        print("retrieve_k \(retrieveK), rerank_k \(rerankK): \(report.perQuery.count) of \(queries.count) queries judged")
+        print(
+            "retrieve_k \(retrieveK), rerank_k \(rerankK): \(report.perQuery.count) of \(queries.count) queries judged")
         print(Measure.allCases.map { $0.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0) }.joined())
         print(Measure.allCases.map { String(format: "%-9.4f", report.mean[$0]) }.joined())
         print(String(format: "latency p50 %.2f ms, p99 %.2f ms", pass.percentile(0.5), pass.percentile(0.99)))

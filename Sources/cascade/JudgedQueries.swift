@@ -72,7 +72,8 @@ struct JudgedPass {
                 try Ranking(queryID: query.id, orderedDocumentIDs: result.hits.map { DocumentID($0.id) }))
             progress(index + 1)
         }
-        return JudgedPass(run: try Run(tag: tag, rankings: rankings), latencies: latencies, wallTime: clock.now - started)
+        return JudgedPass(
+            run: try Run(tag: tag, rankings: rankings), latencies: latencies, wallTime: clock.now - started)
     }
 
     /// The latency at quantile `q` (nearest rank), in milliseconds.

@@ -6,7 +6,8 @@ import Foundation
 struct TuneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune",
-        abstract: "Sweep retrieve_k x rerank_k on judged queries: quality against latency, the Pareto frontier, a pick.",
+        abstract:
+            "Sweep retrieve_k x rerank_k on judged queries: quality against latency, the Pareto frontier, a pick.",
         discussion: """
             Every setting runs every query one at a time in process. The table marks the frontier \
             (*); the recommendations are the best setting, the fastest within --quality-loss of it, \
@@ -44,7 +45,8 @@ struct TuneCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try grid()
         guard let measure = Measure(rawValue: measure) else {
-            throw ValidationError("--measure must be one of \(Measure.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ValidationError(
+                "--measure must be one of \(Measure.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard let statistic = LatencyStatistic(rawValue: latency) else {
             throw ValidationError("--latency must be p50 or p99")
@@ -54,7 +56,8 @@ struct TuneCommand: AsyncParsableCommand {
         let pipeline = try self.pipeline.open(maxRetrieveK: settings.map(\.retrieveK).max() ?? 1000)
         defer { pipeline.shutdown() }
         // One untimed pass warms caches and the model thread, so the first setting is not penalised.
-        _ = try await JudgedPass.run(Array(queries.prefix(10)), pipeline: pipeline, plan: plan(settings[0]), tag: "warm")
+        _ = try await JudgedPass.run(
+            Array(queries.prefix(10)), pipeline: pipeline, plan: plan(settings[0]), tag: "warm")
         var points: [SweepPoint] = []
         for (index, cutoffs) in settings.enumerated() {
             let pass = try await JudgedPass.run(queries, pipeline: pipeline, plan: plan(cutoffs), tag: "\(cutoffs)")
@@ -73,8 +76,10 @@ struct TuneCommand: AsyncParsableCommand {
         print(report.table)
         if let json { try report.json().write(to: URL(fileURLWithPath: json)) }
         if let svg {
-            try QualityLatencyPlot(frontier: frontier, title: "\(measure.rawValue) against \(statistic.rawValue) latency")
-                .write(to: URL(fileURLWithPath: svg))
+            try QualityLatencyPlot(
+                frontier: frontier, title: "\(measure.rawValue) against \(statistic.rawValue) latency"
+            )
+            .write(to: URL(fileURLWithPath: svg))
         }
     }
 

@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+/// A small judged collection cut from the bundled sample: its first passages, and the sample's
+/// queries whose relevant passage is among them.
+private func judgedSlice(_ count: Int) throws -> (directory: URL, store: String, queries: String, qrels: String) {
+    let directory = try temporaryDirectory()
+    let corpus = try sampleSlice(count, in: directory)
+    let ids = Set(
+        try String(contentsOf: corpus, encoding: .utf8).split(separator: "\n").map {
+            try JSONDecoder().decode([String: String].self, from: Data($0.utf8))["id"]!
+        })
+    let sample = packageRoot.appendingPathComponent("samples/debian-desc")
+    let qrels = try String(contentsOf: sample.appendingPathComponent("qrels.tsv"), encoding: .utf8)
+        .split(separator: "\n").filter { ids.contains(String($0.split(separator: " ")[2])) }
+    let judged = Set(qrels.map { String($0.split(separator: " ")[0]) })
+    let queries = try String(contentsOf: sample.appendingPathComponent("queries.tsv"), encoding: .utf8)
+        .split(separator: "\n").filter { judged.contains(String($0.split(separator: "\t")[0])) }
+    let queriesFile = directory.appendingPathComponent("queries.tsv")
+    let qrelsFile = directory.appendingPathComponent("qrels.tsv")
+    try (queries.joined(separator: "\n") + "\n").write(to: queriesFile, atomically: true, encoding: .utf8)
+    try (qrels.joined(separator: "\n") + "\n").write(to: qrelsFile, atomically: true, encoding: .utf8)
+    let store = directory.appendingPathComponent("store").path
+    let index = try cascade(["index", "--model", try miniLM().path, "--store", store, corpus.path])
+    guard index.status == 0 else { throw CLIError(index.stderr) }
+    return (directory, store, queriesFile.path, qrelsFile.path)
+}
+
+@Suite struct EvalCommandTests {
+    @Test func evalWritesATrecRunAndReportsTheMeasures() throws {
+        let slice = try judgedSlice(150)
+        let run = slice.directory.appendingPathComponent("run.txt").path
+        let output = try cascade([
+            "eval", "--store", slice.store, "--model", try miniLM().path, "--queries", slice.queries,
+            "--qrels", slice.qrels, "--retrieve-k", "20", "--run", run, "--json",
+        ])
+        #expect(output.status == 0, "\(output.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
+        let queries = try #require(object["queries"] as? Int)
+        #expect(queries > 5)
+        #expect(object["evaluated"] as? Int == queries)
+        let mean = try #require(object["mean"] as? [String: Double])
+        // Known-item queries against their own package descriptions: dense retrieval finds most.
+        #expect((mean["MRR@10"] ?? 0) > 0.5, "\(mean)")
+        #expect((mean["R@100"] ?? 0) >= (mean["R@10"] ?? 1))
+        // The run: 20 ranked documents per query, in the TREC format.
+        let lines = try String(contentsOfFile: run, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == queries * 20)
+        let fields = lines[0].split(separator: " ")
+        #expect(fields.count == 6 && fields[1] == "Q0" && fields[3] == "1")
+    }
+
+    @Test func tuneMarksTheFrontierAndWritesJSONAndAPlot() throws {
+        let slice = try judgedSlice(100)
+        let json = slice.directory.appendingPathComponent("tune.json").path
+        let svg = slice.directory.appendingPathComponent("tune.svg").path
+        let model = try miniLM().path
+        let output = try cascade([
+            "tune", "--store", slice.store, "--model", model, "--reranker", model, "--reranker-head", seededHead.path,
+            "--queries", slice.queries, "--qrels", slice.qrels, "--limit", "4", "--retrieve-k", "5,20",
+            "--rerank-k", "0,5", "--json", json, "--svg", svg,
+        ])
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(output.stdout.contains("* "), "no frontier mark in \(output.stdout)")
+        #expect(output.stdout.contains("fastest (p50) within 0.01"))
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        #expect((report["entries"] as? [Any])?.count == 4)
+        let plot = try String(contentsOfFile: svg, encoding: .utf8)
+        #expect(plot.hasPrefix("<?xml") || plot.hasPrefix("<svg"))
+        #expect(plot.contains("r=20 k=5"))
+    }
+
+    @Test func tuneRefusesRerankingWithoutAReranker() throws {
+        let output = try cascade([
+            "tune", "--store", "/nonexistent", "--model", try miniLM().path, "--queries", "q", "--qrels", "r",
+            "--rerank-k", "0,10",
+        ])
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("--rerank-k above 0 needs --reranker"), "\(output.stderr)")
+    }
+}
