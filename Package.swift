@@ -63,9 +63,12 @@ let package = Package(
         .executableTarget(
             name: "cascade",
             dependencies: [
-                "Tokenization", "Transformer", "VectorStore", "Indexing", "Evaluation", "Cascade",
+                "Tokenization", "Transformer", "VectorStore", "Indexing", "Evaluation", "Cascade", "Server",
+                "CascadeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ] + grpc
         ),
         // Encoder throughput and latency against onnxruntime and PyTorch (Benchmarks/encoder.sh).
         .executableTarget(
@@ -81,7 +84,14 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CascadeTests", dependencies: ["Cascade"]),
         .testTarget(name: "IndexingTests", dependencies: ["Indexing"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "CascadeAPI"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "CascadeAPI", "Cascade", "VectorStore", "Transformer", "cascade",
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ] + grpc
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

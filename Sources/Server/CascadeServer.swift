@@ -61,7 +61,8 @@ public final class CascadeServer: Sendable {
             index: URL(fileURLWithPath: config.index ?? ""),
             retriever: URL(fileURLWithPath: config.retriever ?? ""),
             reranker: config.reranker.map { URL(fileURLWithPath: $0) },
-            configuration: config.pipelineConfiguration)
+            rerankerHead: config.rerankerHead.map { URL(fileURLWithPath: $0) },
+            configuration: config.pipelineConfiguration, readOnly: config.readOnly)
         return try CascadeServer(config: config, pipeline: pipeline, logger: logger)
     }
 

@@ -7,7 +7,7 @@ struct CascadeCommand: AsyncParsableCommand {
         abstract: "Retrieve-then-rerank neural search.",
         subcommands: [
             TokenizeCommand.self, EmbedCommand.self, ScoreCommand.self,
-            IndexCommand.self, SearchCommand.self, StatsCommand.self,
+            IndexCommand.self, SearchCommand.self, StatsCommand.self, ServeCommand.self, QueryCommand.self,
         ]
     )
 }
