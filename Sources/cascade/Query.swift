@@ -110,9 +110,9 @@ struct QueryCommand: AsyncParsableCommand {
             (host, port) = (String(parts[0]), number)
         }
         guard (1...65535).contains(port) else { throw ValidationError("--server \(server): port out of range") }
-        if host.contains(":") { return .ipv6(host: host, port: port) }
+        if host.contains(":") { return .ipv6(address: host, port: port) }
         if host.split(separator: ".").count == 4 && host.allSatisfy({ $0.isNumber || $0 == "." }) {
-            return .ipv4(host: host, port: port)
+            return .ipv4(address: host, port: port)
         }
         return .dns(host: host, port: port)
     }

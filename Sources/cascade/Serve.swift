@@ -87,11 +87,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         server.installSignalHandlers()
         try await server.run { addresses in
-            print("listening on \(addresses.host):\(addresses.port)")
+            // Written straight to the descriptor (no stdio buffer), so a script or test reading a
+            // pipe sees the port at once.
+            var lines = "listening on \(addresses.host):\(addresses.port)\n"
             if let metricsPort = addresses.metricsPort {
-                print("metrics on http://\(settings.metricsHost ?? addresses.host):\(metricsPort)/metrics")
+                lines += "metrics on http://\(settings.metricsHost ?? addresses.host):\(metricsPort)/metrics\n"
             }
-            fflush(stdout)
+            FileHandle.standardOutput.write(Data(lines.utf8))
         }
     }
 

@@ -181,7 +181,11 @@ import Testing
     }
 
     @Test func aTinyDeadlineOnABigRerankIsDeadlineExceeded() async throws {
-        let server = try await RunningServer.start { $0.metricsPort = 0 }
+        // Small batches: the work stops at the first batch boundary after the deadline.
+        let server = try await RunningServer.start {
+            $0.metricsPort = 0
+            $0.rerankBatchSize = 4
+        }
         let passages = try Fixtures.shared().passages
         let many = (0..<256).map { index in
             Cascade_V1_Passage.with {
@@ -190,24 +194,30 @@ import Testing
             }
         }
         var options = CallOptions.defaults
-        options.timeout = .milliseconds(50)
+        // Short against the rerank (256 long pairs: seconds of work) but long enough for the
+        // request to reach the server on a busy machine; the connection is opened beforehand, or
+        // a deadline that expires before the server sees the call tests nothing.
+        options.timeout = .milliseconds(300)
         let error = try await server.withClient { client in
-            try await rpcError {
+            _ = try await client.info(.init())
+            return try await rpcError {
                 _ = try await client.rerank(
                     .with {
-                        $0.query = "chess"; $0.passages = many
+                        $0.query = "chess"
+                        $0.passages = many
                     }, metadata: [:], options: options)
             }
         }
         #expect(error.code == .deadlineExceeded)
         // The server saw the deadline too: the call ends there (its remaining batches dropped).
         var recorded = false
-        for _ in 0..<200 where !recorded {
+        for _ in 0..<600 where !recorded {
             recorded = try server.scrapeMetrics().contains(
                 #"cascade_requests_total{method="Rerank",code="DEADLINE_EXCEEDED"} 1"#)
             if !recorded { try await Task.sleep(for: .milliseconds(50)) }
         }
-        #expect(recorded, "the server did not record the Rerank as DEADLINE_EXCEEDED")
+        let counts = try server.scrapeMetrics().split(separator: "\n").filter { $0.contains("requests_total{") }
+        #expect(recorded, "the server did not record the Rerank as DEADLINE_EXCEEDED: \(counts)")
         // And it still serves.
         let search = try await server.withClient { client in try await client.search(Self.search { _ in }) }
         #expect(search.hits.count == 10)
@@ -220,7 +230,7 @@ import Testing
         let server = try await RunningServer.start { $0.apiKeyFile = keyFile.path }
         try await withGRPCClient(
             transport: .http2NIOPosix(
-                target: .ipv4(host: "127.0.0.1", port: server.port), transportSecurity: .plaintext)
+                target: .ipv4(address: "127.0.0.1", port: server.port), transportSecurity: .plaintext)
         ) { grpc in
             let client = Cascade_V1_Cascade.Client(wrapping: grpc)
             let missing = try await rpcError { _ = try await client.info(.init()) }

@@ -126,6 +126,7 @@ final class RunningServer: Sendable {
         config.port = 0
         config.index = index.path
         config.retriever = "all-MiniLM-L6-v2"
+        if reranker { config.reranker = "all-MiniLM-L6-v2+head" }
         config.logLevel = "warning"
         configure(&config)
         let store = try VectorStore.open(existingAt: index, readOnly: readOnly)
@@ -164,7 +165,7 @@ final class RunningServer: Sendable {
         _ body: (Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>) async throws -> Result
     ) async throws -> Result {
         try await withGRPCClient(
-            transport: .http2NIOPosix(target: .ipv4(host: "127.0.0.1", port: port), transportSecurity: security)
+            transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: security)
         ) { client in
             try await body(Cascade_V1_Cascade.Client(wrapping: client))
         }

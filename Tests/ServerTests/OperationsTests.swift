@@ -47,9 +47,13 @@ import VectorStore
                         return ([], done)
                     }
                 }
-                return try await group.reduce(into: ([], [])) {
-                    $0.0 += $1.0; $0.1 += $1.1
+                var writes: [Cascade_V1_UpsertResponse] = []
+                var searches: [Cascade_V1_SearchResponse] = []
+                for try await (written, searched) in group {
+                    writes += written
+                    searches += searched
                 }
+                return (writes, searches)
             }
         }
         #expect(writes.count == 6 && writes.allSatisfy { $0.upserted == 4 })

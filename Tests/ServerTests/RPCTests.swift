@@ -98,7 +98,7 @@ import VectorStore
         try await server.stop()
         #expect((response.retrieveK, response.rerankK, response.topN) == (30, 5, 7))
         #expect(response.hits.count == 7)
-        #expect(response.hits.prefix(5).allSatisfy(\.hasRerankScore))
+        #expect(response.hits.prefix(5).allSatisfy { $0.hasRerankScore })
         #expect(!response.hits[5].hasRerankScore)
     }
 
@@ -201,7 +201,7 @@ import VectorStore
         metadata.addString("req-42", forKey: "x-request-id")
         let (health, echoed) = try await withGRPCClient(
             transport: .http2NIOPosix(
-                target: .ipv4(host: "127.0.0.1", port: server.port), transportSecurity: .plaintext)
+                target: .ipv4(address: "127.0.0.1", port: server.port), transportSecurity: .plaintext)
         ) { client in
             let health = try await Grpc_Health_V1_Health.Client(wrapping: client).check(
                 .with { $0.service = "cascade.v1.Cascade" })
@@ -209,7 +209,7 @@ import VectorStore
                 .with {
                     $0.query = Self.query; $0.rerankK = 3; $0.retrieveK = 10
                 }, metadata: metadata
-            ) { response in try response.metadata[stringValues: "x-request-id"].first(where: { _ in true }) }
+            ) { response in response.metadata[stringValues: "x-request-id"].first(where: { _ in true }) }
             return (health.status, echoed)
         }
         try await server.stop()
