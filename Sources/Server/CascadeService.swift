@@ -126,9 +126,9 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
     ) async -> ServerResponse<Response> {
         let start = ContinuousClock.now
         let requestID = RequestID.from(request.metadata)
-        let deadline = RequestID.timeout(in: request.metadata).map { (CallClock.opened ?? start) + $0 }
         let message = request.message
-        let cancellation = CallCancellation(deadline: deadline, draining: draining)
+        let cancellation = CallCancellation(
+            timeout: RequestID.timeout(in: request.metadata), opened: CallClock.opened ?? start, draining: draining)
         let outcome: Result<(Response, Trace?), RPCError>
         do {
             outcome = .success(try await cancellation.run { try await body(message) })
