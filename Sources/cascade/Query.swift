@@ -134,7 +134,7 @@ struct QueryCommand: AsyncParsableCommand {
             let snippet = text.count > 80 ? String(text.prefix(77)) + "..." : text
             let rerank = hit.hasRerankScore ? String(format: "%8.4f", hit.rerankScore) : "       -"
             let scores = String(
-                format: "%3d  %8.4f  retrieval %7.4f (#%-3d) rerank ", hit.rank, hit.score, hit.retrievalScore,
+                format: "%3d  %8.4f  retrieval %7.4f #%-4d rerank ", hit.rank, hit.score, hit.retrievalScore,
                 hit.retrievalRank)
             lines.append(scores + rerank + "  \(hit.id)  \(snippet)")
         }
