@@ -64,9 +64,12 @@ let package = Package(
         .executableTarget(
             name: "cascade",
             dependencies: [
-                "Tokenization", "Transformer", "VectorStore", "Indexing", "Evaluation", "Cascade",
+                "Tokenization", "Transformer", "VectorStore", "Indexing", "Evaluation", "Cascade", "Server",
+                "CascadeAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ] + grpc
         ),
         // Encoder throughput and latency against onnxruntime and PyTorch (Benchmarks/encoder.sh).
         .executableTarget(
@@ -101,8 +104,15 @@ let package = Package(
         .testTarget(name: "IndexingTests", dependencies: ["Indexing"]),
         // Runs the built `cascade` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["cascade", "VectorStore"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "CascadeAPI"]),
         .testTarget(name: "BenchTests", dependencies: ["LoadTesting"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "CascadeAPI", "Cascade", "VectorStore", "Transformer", "cascade",
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ] + grpc
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

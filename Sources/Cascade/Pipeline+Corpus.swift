@@ -40,6 +40,7 @@ extension Pipeline {
     /// their text and vector replaced.
     public func upsert(_ passages: [Passage]) async throws -> WriteResult {
         let start = ContinuousClock.now
+        try checkWritable("Upsert")
         try checkCount("passages", passages.count, limit: limits.maxUpsertPassages, limitName: "max_upsert_passages")
         var seen: [String: Int] = [:]
         for (index, passage) in passages.enumerated() {
@@ -68,6 +69,7 @@ extension Pipeline {
     /// Deletes passages in one transaction; an unknown id (`CascadeError.unknownIds`) deletes nothing.
     public func delete(ids: [String]) async throws -> WriteResult {
         let start = ContinuousClock.now
+        try checkWritable("Delete")
         try checkCount("ids", ids.count, limit: limits.maxDeleteIds, limitName: "max_delete_ids")
         var seen: [String: Int] = [:]
         for (index, id) in ids.enumerated() {
@@ -99,6 +101,15 @@ extension Pipeline {
         PipelineInfo(
             retriever: retriever.info, reranker: reranker?.info, corpusSize: store.count,
             similarity: store.model.similarity, defaults: defaults, limits: limits)
+    }
+
+    /// Refused before any encoding, so a read-only replica spends nothing on a write.
+    private func checkWritable(_ operation: String) throws {
+        if store.readOnly {
+            throw CascadeError.failedPrecondition(
+                "\(operation) refused: this server opened its index read-only (--read-only); "
+                    + "send writes to the server that owns the index")
+        }
     }
 
     private func checkCount(_ field: String, _ count: Int, limit: Int, limitName: String) throws {

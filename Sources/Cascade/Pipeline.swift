@@ -74,20 +74,20 @@ public final class Pipeline: Sendable {
     }
 
     /// Loads the models and opens the index at `index` (created, empty, when absent and
-    /// `createIndex` allows it).
+    /// `createIndex` allows it). A `readOnly` index must exist; writes to it are refused.
     public static func open(
         index: URL, retriever retrieverDirectory: URL, reranker rerankerDirectory: URL? = nil,
         rerankerHead: URL? = nil, configuration: PipelineConfiguration = PipelineConfiguration(),
-        createIndex: Bool = true
+        createIndex: Bool = true, readOnly: Bool = false
     ) throws -> Pipeline {
-        guard createIndex || FileManager.default.fileExists(atPath: index.path) else {
+        guard (createIndex && !readOnly) || FileManager.default.fileExists(atPath: index.path) else {
             throw CascadeError.configuration("no index at \(index.path): build one with `cascade index`")
         }
         let retriever = try Retriever.load(directory: retrieverDirectory)
         let reranker = try rerankerDirectory.map { try Reranker.load(directory: $0, head: rerankerHead) }
         let store: VectorStore
         if FileManager.default.fileExists(atPath: index.path) {
-            store = try VectorStore.open(existingAt: index)
+            store = try VectorStore.open(existingAt: index, readOnly: readOnly)
         } else {
             store = try VectorStore.open(at: index, model: retriever.storeModel)
         }

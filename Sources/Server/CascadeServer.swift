@@ -61,7 +61,8 @@ public final class CascadeServer: Sendable {
             index: URL(fileURLWithPath: config.index ?? ""),
             retriever: URL(fileURLWithPath: config.retriever ?? ""),
             reranker: config.reranker.map { URL(fileURLWithPath: $0) },
-            configuration: config.pipelineConfiguration)
+            rerankerHead: config.rerankerHead.map { URL(fileURLWithPath: $0) },
+            configuration: config.pipelineConfiguration, readOnly: config.readOnly)
         return try CascadeServer(config: config, pipeline: pipeline, logger: logger)
     }
 
@@ -73,7 +74,7 @@ public final class CascadeServer: Sendable {
             address: Self.socketAddress(host: config.host, port: config.port),
             transportSecurity: transportSecurity,
             config: .defaults { $0.rpc.maxRequestPayloadSize = config.maxRequestBytes })
-        var interceptors: [any ServerInterceptor] = []
+        var interceptors: [any ServerInterceptor] = [CallClock()]
         if let apiKey {
             let metrics = self.metrics
             interceptors.append(
@@ -81,7 +82,9 @@ public final class CascadeServer: Sendable {
                     metrics.record(method: method.method, code: .unauthenticated, trace: nil)
                 })
         }
-        let service = CascadeService(pipeline: pipeline, metrics: metrics, logger: logger)
+        let service = CascadeService(
+            pipeline: pipeline, metrics: metrics, logger: logger,
+            draining: { [weak self] in self?.isShuttingDown ?? true })
         let server = GRPCServer(
             transport: transport, services: [service, HealthService(status: health)], interceptors: interceptors)
         let alreadyStopping = state.withLock { state in
@@ -139,6 +142,9 @@ public final class CascadeServer: Sendable {
         await metricsServer?.stop()
         logger.info("stopped")
     }
+
+    /// True once `shutdown()` was called.
+    public var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
 
     /// Begins a graceful shutdown; a second call cancels the calls still in flight.
     public func shutdown() {

@@ -12,12 +12,18 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
     public let metrics: ServerMetrics
     public let logger: Logger
     public let version: String
+    /// True once the server began a graceful shutdown: calls in flight are then left to finish.
+    let draining: @Sendable () -> Bool
 
-    public init(pipeline: Pipeline, metrics: ServerMetrics, logger: Logger, version: String = CascadeServer.version) {
+    public init(
+        pipeline: Pipeline, metrics: ServerMetrics, logger: Logger, version: String = CascadeServer.version,
+        draining: @escaping @Sendable () -> Bool = { false }
+    ) {
         self.pipeline = pipeline
         self.metrics = metrics
         self.logger = logger
         self.version = version
+        self.draining = draining
     }
 
     public func search(
@@ -120,13 +126,14 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
     ) async -> ServerResponse<Response> {
         let start = ContinuousClock.now
         let requestID = RequestID.from(request.metadata)
-        let deadline = RequestID.timeout(in: request.metadata).map { start + $0 }
         let message = request.message
+        let cancellation = CallCancellation(
+            timeout: RequestID.timeout(in: request.metadata), opened: CallClock.opened ?? start, draining: draining)
         let outcome: Result<(Response, Trace?), RPCError>
         do {
-            outcome = .success(try await Self.cancellable { try await body(message) })
+            outcome = .success(try await cancellation.run { try await body(message) })
         } catch {
-            outcome = .failure(Self.rpcError(from: error, deadline: deadline))
+            outcome = .failure(Self.rpcError(from: error, cancelled: cancellation.reason))
         }
         let elapsed = start.duration(to: .now)
         let responseMetadata: Metadata = ["x-request-id": .string(requestID)]
@@ -151,24 +158,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         return trace
     }
 
-    /// gRPC signals a call's end (deadline, client gone) through the RPC cancellation handle, not
-    /// by cancelling the handler's task; this turns the one into the other for `operation`.
-    private static func cancellable<T: Sendable>(
-        _ operation: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        let task = Task { try await operation() }
-        return try await withTaskCancellationHandler {
-            try await withRPCCancellationHandler {
-                try await task.value
-            } onCancelRPC: {
-                task.cancel()
-            }
-        } onCancel: {
-            task.cancel()
-        }
-    }
-
-    static func rpcError(from error: any Error, deadline: ContinuousClock.Instant?) -> RPCError {
+    static func rpcError(from error: any Error, cancelled reason: CallCancellation.Reason?) -> RPCError {
         switch error {
         case let error as RPCError:
             return error
@@ -181,7 +171,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
             case .configuration: return RPCError(code: .internalError, message: error.description)
             }
         case is CancellationError:
-            if let deadline, ContinuousClock.now >= deadline {
+            if reason == .deadline {
                 return RPCError(code: .deadlineExceeded, message: "deadline exceeded; queued work was dropped")
             }
             return RPCError(code: .cancelled, message: "call cancelled; queued work was dropped")

@@ -59,7 +59,7 @@ public final class ServerMetrics: Sendable {
     }
 
     /// The canonical gRPC name of a status code (`OK` for nil).
-    static func name(of code: RPCError.Code?) -> String {
+    public static func name(of code: RPCError.Code?) -> String {
         guard let code else { return "OK" }
         switch code {
         case .cancelled: return "CANCELLED"

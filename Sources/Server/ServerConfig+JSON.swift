@@ -27,7 +27,8 @@ extension ServerConfig {
         }
         let json = JSONObject(values: object, path: "", source: source)
         try json.refuseUnknownKeys([
-            "host", "port", "metrics_port", "metrics_host", "index", "retriever", "reranker", "tls", "api_key",
+            "host", "port", "metrics_port", "metrics_host", "index", "retriever", "reranker", "reranker_head",
+            "read_only", "tls", "api_key",
             "api_key_file", "defaults", "limits", "encode_batch_size", "rerank_batch_size", "max_request_bytes",
             "shutdown_grace_seconds", "compute_threads", "log_level",
         ])
@@ -39,6 +40,8 @@ extension ServerConfig {
         config.index = try json.string("index")
         config.retriever = try json.string("retriever")
         config.reranker = try json.string("reranker")
+        config.rerankerHead = try json.string("reranker_head")
+        config.readOnly = try json.bool("read_only") ?? config.readOnly
         config.apiKey = try json.string("api_key")
         config.apiKeyFile = try json.string("api_key_file")
         config.encodeBatchSize = try json.int("encode_batch_size") ?? config.encodeBatchSize
@@ -107,6 +110,14 @@ private struct JSONObject {
             throw wrong(name, "a number")
         }
         return number
+    }
+
+    func bool(_ name: String) throws -> Bool? {
+        guard let value = values[name], !(value is NSNull) else { return nil }
+        guard let number = value as? NSNumber, String(cString: number.objCType) == "c" else {
+            throw wrong(name, "true or false")
+        }
+        return number.boolValue
     }
 
     func int(_ name: String) throws -> Int? {

@@ -38,6 +38,10 @@ public struct ServerConfig: Sendable, Equatable {
     public var retriever: String?
     /// The cross-encoder's model folder; nil: retrieval only.
     public var reranker: String?
+    /// A safetensors classification head for `reranker` when that folder is a bare encoder.
+    public var rerankerHead: String?
+    /// Opens the index read-only (replicas sharing one copy): Upsert and Delete are refused.
+    public var readOnly = false
     public var tls: TLS?
     /// Callers must send `authorization: Bearer <key>`; nil: no authentication.
     public var apiKey: String?
@@ -66,6 +70,9 @@ public struct ServerConfig: Sendable, Equatable {
         public var index: String?
         public var retriever: String?
         public var reranker: String?
+        public var rerankerHead: String?
+        /// nil: keep the file's value.
+        public var readOnly: Bool?
         public var tlsCertificate: String?
         public var tlsKey: String?
         public var apiKeyFile: String?
@@ -83,6 +90,8 @@ public struct ServerConfig: Sendable, Equatable {
         index = overrides.index ?? index
         retriever = overrides.retriever ?? retriever
         reranker = overrides.reranker ?? reranker
+        rerankerHead = overrides.rerankerHead ?? rerankerHead
+        readOnly = overrides.readOnly ?? readOnly
         if overrides.tlsCertificate != nil || overrides.tlsKey != nil {
             tls = TLS(
                 certificate: overrides.tlsCertificate ?? tls?.certificate ?? "",
@@ -104,6 +113,9 @@ public struct ServerConfig: Sendable, Equatable {
         if index == nil { throw fail("index is not set: give the index folder (--index or \"index\")") }
         if retriever == nil {
             throw fail("retriever is not set: give the bi-encoder's model folder (--retriever or \"retriever\")")
+        }
+        if rerankerHead != nil && reranker == nil {
+            throw fail("reranker_head is set but reranker is not: the head goes on the reranker's encoder folder")
         }
         if let tls {
             if tls.certificate.isEmpty { throw fail("tls.certificate is not set (a PEM certificate chain)") }

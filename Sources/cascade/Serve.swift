@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Server
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve an index over gRPC (cascade.v1.Cascade, grpc.health.v1.Health) until SIGTERM or SIGINT.",
+        discussion: """
+            Settings come from --config (JSON, snake_case keys; see deploy/server.example.json), then \
+            the flags, which override the file. Once listening, prints `listening on HOST:PORT` on \
+            stdout (the real port when --port 0 asked for an ephemeral one). Logs go to stderr, one \
+            line per request. SIGTERM or SIGINT drains the calls in flight and exits 0; a second \
+            signal cancels what is still running.
+            """
+    )
+
+    @Option(help: "A JSON config file; the flags below override its values.")
+    var config: String?
+
+    @Option(help: "The index (store) directory, built with `cascade index`.")
+    var store: String?
+
+    @Option(help: "The bi-encoder the index was built with.")
+    var retriever: String?
+
+    @Option(help: "A cross-encoder folder; without one the server does retrieval only.")
+    var reranker: String?
+
+    @Option(help: "A safetensors classification head to put on --reranker when that is a bare encoder.")
+    var rerankerHead: String?
+
+    @Option(help: "The address to listen on (default 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "The gRPC port (default 50051; 0: an ephemeral port).")
+    var port: Int?
+
+    @Option(help: "Serve Prometheus /metrics over HTTP on this port (0: ephemeral).")
+    var metricsPort: Int?
+
+    @Option(help: "A file holding the API key callers must send as `authorization: Bearer <key>`.")
+    var apiKeyFile: String?
+
+    @Option(help: "PEM certificate chain: serve TLS (with --tls-key).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "Model runs allowed to wait before requests are refused with RESOURCE_EXHAUSTED.")
+    var queueCapacity: Int?
+
+    @Option(help: "OpenBLAS threads (default: all cores).")
+    var computeThreads: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String?
+
+    @Flag(help: "Open the index read-only (replicas sharing one copy); Upsert and Delete are refused.")
+    var readOnly = false
+
+    func run() async throws {
+        var loaded = ServerConfig()
+        do {
+            if let config { loaded = try ServerConfig.load(from: URL(fileURLWithPath: config)) }
+            loaded.apply(overrides)
+            try loaded.validate()
+        } catch let error as ServerConfigError {
+            throw ValidationError(error.description)
+        }
+        let settings = loaded
+        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "cascade.server")
+
+        let server: CascadeServer
+        do {
+            server = try CascadeServer.load(config: settings, logger: logger)
+        } catch {
+            throw StartupFailure(message: "cannot start the server: \(error)")
+        }
+        server.installSignalHandlers()
+        try await server.run { addresses in
+            // Written straight to the descriptor (no stdio buffer), so a script or test reading a
+            // pipe sees the port at once.
+            var lines = "listening on \(addresses.host):\(addresses.port)\n"
+            if let metricsPort = addresses.metricsPort {
+                lines += "metrics on http://\(settings.metricsHost ?? addresses.host):\(metricsPort)/metrics\n"
+            }
+            FileHandle.standardOutput.write(Data(lines.utf8))
+        }
+    }
+
+    var overrides: ServerConfig.Overrides {
+        var overrides = ServerConfig.Overrides()
+        overrides.host = host
+        overrides.port = port
+        overrides.metricsPort = metricsPort
+        overrides.index = store
+        overrides.retriever = retriever
+        overrides.reranker = reranker
+        overrides.rerankerHead = rerankerHead
+        overrides.readOnly = readOnly ? true : nil
+        overrides.tlsCertificate = tlsCert
+        overrides.tlsKey = tlsKey
+        overrides.apiKeyFile = apiKeyFile
+        overrides.queueCapacity = queueCapacity
+        overrides.computeThreads = computeThreads
+        overrides.logLevel = logLevel
+        return overrides
+    }
+}
+
+/// A start-up failure (unreadable model, index built with another model): its message on
+/// stderr and exit status 1, without ArgumentParser's usage text.
+struct StartupFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}

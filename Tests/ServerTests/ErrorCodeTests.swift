@@ -1,0 +1,247 @@
+import Cascade
+import CascadeAPI
+import Foundation
+import GRPCCore
+import Server
+import Testing
+
+/// Every refusal the API promises, with its status code and a message naming the field.
+@Suite struct ErrorCodeTests {
+    static func search(_ configure: (inout Cascade_V1_SearchRequest) -> Void) -> Cascade_V1_SearchRequest {
+        var request = Cascade_V1_SearchRequest.with { $0.query = "chess engine" }
+        configure(&request)
+        return request
+    }
+
+    @Test func invalidArgumentsNameTheField() async throws {
+        let server = try await RunningServer.start()
+        let passages = try Fixtures.shared().passages
+        let cases: [(String, Cascade_V1_SearchRequest)] = [
+            ("query", Self.search { $0.query = "" }),
+            ("query", Self.search { $0.query = "   \n" }),
+            ("query", Self.search { $0.query = String(repeating: "chess ", count: 700) }),
+            ("retrieve_k", Self.search { $0.retrieveK = 5000 }),
+            (
+                "rerank_k",
+                Self.search {
+                    $0.retrieveK = 20; $0.rerankK = 30
+                }
+            ),
+            (
+                "rerank_k",
+                Self.search {
+                    $0.retrieveK = 300; $0.rerankK = 250
+                }
+            ),
+            (
+                "top_n",
+                Self.search {
+                    $0.retrieveK = 10; $0.topN = 11
+                }
+            ),
+        ]
+        try await server.withClient { client in
+            for (field, request) in cases {
+                let error = try await rpcError { _ = try await client.search(request) }
+                #expect(error.code == .invalidArgument, "\(field): \(error)")
+                #expect(error.message.contains(field), "\(error.message) does not name \(field)")
+            }
+            let tooMany = (0..<257).map { index in
+                Cascade_V1_Passage.with {
+                    $0.id = "p\(index)"
+                    $0.text = passages[index % passages.count].text
+                }
+            }
+            let rerank = try await rpcError {
+                _ = try await client.rerank(
+                    .with {
+                        $0.query = "chess"; $0.passages = tooMany
+                    })
+            }
+            #expect(rerank.code == .invalidArgument)
+            #expect(rerank.message.contains("passages") && rerank.message.contains("max_rerank_passages"))
+
+            let emptyText = try await rpcError {
+                _ = try await client.rerank(
+                    .with {
+                        $0.query = "chess"; $0.passages = [.with { $0.id = "a" }]
+                    })
+            }
+            #expect(emptyText.code == .invalidArgument && emptyText.message.contains("passages[0].text"))
+
+            let noTexts = try await rpcError { _ = try await client.embed(.init()) }
+            #expect(noTexts.code == .invalidArgument && noTexts.message.contains("texts"))
+
+            let badID = try await rpcError {
+                _ = try await client.upsert(
+                    .with {
+                        $0.passages = [
+                            .with {
+                                $0.id = String(repeating: "x", count: 300); $0.text = "t"
+                            }
+                        ]
+                    })
+            }
+            #expect(badID.code == .invalidArgument && badID.message.contains("passages[0].id"))
+
+            let unknown = try await rpcError {
+                _ = try await client.delete(.with { $0.ids = [passages[0].id, "no-such-package"] })
+            }
+            #expect(unknown.code == .invalidArgument)
+            #expect(unknown.message.contains("no-such-package") && unknown.message.contains("nothing was deleted"))
+            // All or nothing: the known id was not deleted either.
+            let info = try await client.info(.init())
+            #expect(info.corpus.size == UInt64(Fixtures.corpusSize))
+        }
+        try await server.stop()
+        #expect(try server.pipeline.store.passage(id: passages[0].id) != nil)
+    }
+
+    @Test func rerankWithoutARerankerIsAFailedPrecondition() async throws {
+        let server = try await RunningServer.start(reranker: false)
+        try await server.withClient { client in
+            let search = try await rpcError { _ = try await client.search(Self.search { $0.rerankK = 5 }) }
+            #expect(search.code == .failedPrecondition && search.message.contains("no reranker"))
+            let rerank = try await rpcError {
+                _ = try await client.rerank(
+                    .with {
+                        $0.query = "chess";
+                        $0.passages = [
+                            .with {
+                                $0.id = "a"; $0.text = "b"
+                            }
+                        ]
+                    })
+            }
+            #expect(rerank.code == .failedPrecondition)
+            // Retrieval alone works, and is the default here.
+            let plain = try await client.search(Self.search { _ in })
+            #expect(plain.rerankK == 0 && plain.hits.count == 10)
+            let info = try await client.info(.init())
+            #expect(!info.hasReranker && info.defaults.rerankK == 0)
+        }
+        try await server.stop()
+    }
+
+    @Test func writesToAReadOnlyServerAreAFailedPrecondition() async throws {
+        let server = try await RunningServer.start(readOnly: true)
+        try await server.withClient { client in
+            let upsert = try await rpcError {
+                _ = try await client.upsert(
+                    .with {
+                        $0.passages = [
+                            .with {
+                                $0.id = "new"; $0.text = "text"
+                            }
+                        ]
+                    })
+            }
+            #expect(upsert.code == .failedPrecondition && upsert.message.contains("read-only"))
+            let delete = try await rpcError { _ = try await client.delete(.with { $0.ids = ["abi-monitor"] }) }
+            #expect(delete.code == .failedPrecondition && delete.message.contains("read-only"))
+            let search = try await client.search(Self.search { $0.rerankK = 3 })
+            #expect(search.hits.count == 10)
+        }
+        try await server.stop()
+    }
+
+    @Test func aFullModelQueueIsResourceExhausted() async throws {
+        let server = try await RunningServer.start {
+            $0.limits.queueCapacity = 1
+            $0.rerankBatchSize = 4
+        }
+        let passages = Array(try Fixtures.shared().passages.prefix(16)).map { passage in
+            Cascade_V1_Passage.with {
+                $0.id = passage.id
+                $0.text = passage.text
+            }
+        }
+        let codes = try await server.withClient { client in
+            try await withThrowingTaskGroup(of: RPCError.Code?.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        do {
+                            _ = try await client.rerank(
+                                .with {
+                                    $0.query = "chess"; $0.passages = passages
+                                })
+                            return nil
+                        } catch let error as RPCError {
+                            return error.code
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+        try await server.stop()
+        #expect(codes.contains(nil), "no rerank succeeded: \(codes)")
+        #expect(codes.contains(.resourceExhausted), "no rerank was refused: \(codes)")
+        #expect(codes.allSatisfy { $0 == nil || $0 == .resourceExhausted }, "\(codes)")
+    }
+
+    @Test func aTinyDeadlineOnABigRerankIsDeadlineExceeded() async throws {
+        // Small batches: the work stops at the first batch boundary after the deadline.
+        let server = try await RunningServer.start {
+            $0.metricsPort = 0
+            $0.rerankBatchSize = 4
+        }
+        let passages = try Fixtures.shared().passages
+        let many = (0..<256).map { index in
+            Cascade_V1_Passage.with {
+                $0.id = "p\(index)"
+                $0.text = passages[index % passages.count].text
+            }
+        }
+        var options = CallOptions.defaults
+        // Short against the rerank (256 long pairs: seconds of work) but long enough for the
+        // request to reach the server on a busy machine; the connection is opened beforehand, or
+        // a deadline that expires before the server sees the call tests nothing.
+        options.timeout = .milliseconds(300)
+        let error = try await server.withClient { client in
+            _ = try await client.info(.init())
+            return try await rpcError {
+                _ = try await client.rerank(
+                    .with {
+                        $0.query = "chess"
+                        $0.passages = many
+                    }, metadata: [:], options: options)
+            }
+        }
+        #expect(error.code == .deadlineExceeded)
+        // The server saw the deadline too: the call ends there (its remaining batches dropped).
+        var recorded = false
+        for _ in 0..<600 where !recorded {
+            recorded = try server.scrapeMetrics().contains(
+                #"cascade_requests_total{method="Rerank",code="DEADLINE_EXCEEDED"} 1"#)
+            if !recorded { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        let counts = try server.scrapeMetrics().split(separator: "\n").filter { $0.contains("requests_total{") }
+        #expect(recorded, "the server did not record the Rerank as DEADLINE_EXCEEDED: \(counts)")
+        // And it still serves.
+        let search = try await server.withClient { client in try await client.search(Self.search { _ in }) }
+        #expect(search.hits.count == 10)
+        try await server.stop()
+    }
+
+    @Test func apiKeyIsRequiredExceptForHealth() async throws {
+        let keyFile = try Fixtures.temporaryDirectory("key").appendingPathComponent("key")
+        try "s3cret-key\n".write(to: keyFile, atomically: true, encoding: .utf8)
+        let server = try await RunningServer.start { $0.apiKeyFile = keyFile.path }
+        try await withGRPCClient(
+            transport: .http2NIOPosix(
+                target: .ipv4(address: "127.0.0.1", port: server.port), transportSecurity: .plaintext)
+        ) { grpc in
+            let client = Cascade_V1_Cascade.Client(wrapping: grpc)
+            let missing = try await rpcError { _ = try await client.info(.init()) }
+            #expect(missing.code == .unauthenticated && missing.message.contains("missing API key"))
+            let wrong = try await rpcError { _ = try await client.info(.init(), metadata: bearer("s3cret")) }
+            #expect(wrong.code == .unauthenticated && wrong.message.contains("invalid API key"))
+            let info = try await client.info(.init(), metadata: bearer("s3cret-key"))
+            #expect(info.corpus.size == UInt64(Fixtures.corpusSize))
+            let health = try await Grpc_Health_V1_Health.Client(wrapping: grpc).check(.init())
+            #expect(health.status == .serving)
+        }
+        try await server.stop()
+    }
+}
