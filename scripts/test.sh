@@ -14,3 +14,6 @@ find Package.swift Sources Tests Benchmarks -name "*.swift" -not -path "*/Genera
 echo "== swift test"
 swift build --build-tests
 swift test --skip-build
+
+echo "== end to end (a real server on loopback, the Python client, cascade-bench)"
+./scripts/e2e.sh
