@@ -53,9 +53,16 @@ print("sweep:", ", ".join(
     f"{r['settings']['retrieveK']}:{r['settings']['rerankK']} p50 {r['latencyMicros']['p50'] / 1000:.1f} ms" for r in runs))
 PY
 
+echo "== e2e: cascade eval against the server"
+"$bin/cascade" eval --server "$address" --queries samples/debian-desc/queries.tsv \
+  --qrels samples/debian-desc/qrels.tsv --limit 20 --retrieve-k 50 --json >"$work/eval.json" 2>/dev/null \
+  || fail "cascade eval --server failed"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["evaluated"] == 20, r; print("eval:", r["mean"])' \
+  "$work/eval.json" || fail "cascade eval --server did not evaluate 20 queries"
+
 kill -TERM "$server_pid"
 status=0
 wait "$server_pid" || status=$?
 server_pid=""
 [ "$status" -eq 0 ] || fail "the server exited with $status after SIGTERM"
-echo "e2e: 3 passed, 0 failed"
+echo "e2e: 4 passed, 0 failed"

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Cascade
+import CascadeAPI
 import Evaluation
 import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
 
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,6 +25,12 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Candidates reranked (needs --reranker).")
     var rerankK = 0
 
+    @Option(help: "Run the queries against this server (host:port) instead of in process.")
+    var server: String?
+
+    @Option(help: "The server's API key, sent as `authorization: Bearer <key>`.")
+    var apiKey: String?
+
     @Option(help: "Write the TREC run file here.")
     var run: String?
 
@@ -30,17 +39,22 @@ struct EvalCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (queries, evaluator) = try judgments.load()
-        let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK)
-        defer { pipeline.shutdown() }
-        let plan = SearchPlan(retrieveK: retrieveK, rerankK: rerankK, topN: retrieveK)
         let clock = ContinuousClock()
         var lastReport = clock.now
-        let pass = try await JudgedPass.run(
-            queries, pipeline: pipeline, plan: plan, tag: "cascade-r\(retrieveK)-k\(rerankK)"
-        ) { done in
+        let tag = "cascade-r\(retrieveK)-k\(rerankK)"
+        let progress = { (done: Int) in
             guard clock.now - lastReport >= .seconds(2) || done == queries.count else { return }
             lastReport = clock.now
             printError("eval: \(done)/\(queries.count) queries")
+        }
+        let pass: JudgedPass
+        if let server {
+            pass = try await remotePass(queries, server: server, tag: tag, progress: progress)
+        } else {
+            let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK)
+            defer { pipeline.shutdown() }
+            let plan = SearchPlan(retrieveK: retrieveK, rerankK: rerankK, topN: retrieveK)
+            pass = try await JudgedPass.run(queries, pipeline: pipeline, plan: plan, tag: tag, progress: progress)
         }
         if let run { try pass.run.write(to: URL(fileURLWithPath: run)) }
         let report = try evaluator.evaluate(pass.run)
@@ -76,6 +90,30 @@ struct EvalCommand: AsyncParsableCommand {
         print(String(format: "latency p50 %.2f ms, p99 %.2f ms", pass.percentile(0.5), pass.percentile(0.99)))
         if !report.unjudgedQueries.isEmpty {
             printError("eval: \(report.unjudgedQueries.count) queries have no judgments and are not counted")
+        }
+    }
+
+    /// The queries through a running server; latency is what the client saw, call by call.
+    private func remotePass(
+        _ queries: [Query], server: String, tag: String, progress: (Int) -> Void
+    ) async throws -> JudgedPass {
+        let transport = try HTTP2ClientTransport.Posix(target: try grpcTarget(server), transportSecurity: .plaintext)
+        var metadata: Metadata = [:]
+        if let apiKey { metadata.addString("Bearer \(apiKey)", forKey: "authorization") }
+        return try await withGRPCClient(transport: transport) { client in
+            let cascade = Cascade_V1_Cascade.Client(wrapping: client)
+            let clock = ContinuousClock()
+            return try await JudgedPass.run(queries, tag: tag, progress: progress) { text in
+                let request = Cascade_V1_SearchRequest.with {
+                    $0.query = text
+                    $0.retrieveK = UInt32(retrieveK)
+                    $0.rerankK = UInt32(rerankK)
+                    $0.topN = UInt32(retrieveK)
+                }
+                let start = clock.now
+                let response = try await cascade.search(request, metadata: metadata)
+                return (response.hits.map(\.id), clock.now - start)
+            }
         }
     }
 }

@@ -6,10 +6,10 @@ import Foundation
 /// Where the models and the index come from, for the commands that search in process.
 struct PipelineOptions: ParsableArguments {
     @Option(help: "The store directory (built with `cascade index`).")
-    var store: String
+    var store: String?
 
     @Option(help: "The retriever the store was built with.")
-    var model: String
+    var model: String?
 
     @Option(help: "A cross-encoder folder (or a bare encoder folder with --reranker-head).")
     var reranker: String?
@@ -19,6 +19,7 @@ struct PipelineOptions: ParsableArguments {
 
     /// Opens the pipeline with limits wide enough for `maxRetrieveK`.
     func open(maxRetrieveK: Int = 1000) throws -> Pipeline {
+        guard let store, let model else { throw ValidationError("give --store and --model") }
         var limits = Limits()
         limits.maxRetrieveK = max(limits.maxRetrieveK, maxRetrieveK)
         limits.maxTopN = max(limits.maxTopN, maxRetrieveK)
@@ -61,15 +62,25 @@ struct JudgedPass {
     static func run(
         _ queries: [Query], pipeline: Pipeline, plan: SearchPlan, tag: String, progress: (Int) -> Void = { _ in }
     ) async throws -> JudgedPass {
+        try await run(queries, tag: tag, progress: progress) { text in
+            let result = try await pipeline.search(text, plan: plan)
+            return (result.hits.map(\.id), result.trace.total)
+        }
+    }
+
+    /// The same with any search: `search` returns the ranked ids and the time the query took.
+    static func run(
+        _ queries: [Query], tag: String, progress: (Int) -> Void = { _ in },
+        search: (String) async throws -> (ids: [String], latency: Duration)
+    ) async throws -> JudgedPass {
         let clock = ContinuousClock()
         let started = clock.now
         var rankings: [Ranking] = []
         var latencies: [Duration] = []
         for (index, query) in queries.enumerated() {
-            let result = try await pipeline.search(query.text, plan: plan)
-            latencies.append(result.trace.total)
-            rankings.append(
-                try Ranking(queryID: query.id, orderedDocumentIDs: result.hits.map { DocumentID($0.id) }))
+            let (ids, latency) = try await search(query.text)
+            latencies.append(latency)
+            rankings.append(try Ranking(queryID: query.id, orderedDocumentIDs: ids.map { DocumentID($0) }))
             progress(index + 1)
         }
         return JudgedPass(
