@@ -123,15 +123,7 @@ extension Pipeline {
     }
 
     private func checkText(_ text: String, field: String) throws {
-        if text.allSatisfy(\.isWhitespace) {
-            throw CascadeError.invalidArgument(field: field, message: "\(field) must not be empty")
-        }
-        let bytes = text.utf8.count
-        if bytes > limits.maxTextBytes {
-            throw CascadeError.invalidArgument(
-                field: field,
-                message: "\(field) is \(bytes) bytes; the limit is \(limits.maxTextBytes) (max_text_bytes)")
-        }
+        try checkText(text, field: field, maxBytes: limits.maxTextBytes, limitName: "max_text_bytes")
     }
 
     private func checkId(_ id: String, field: String) throws {

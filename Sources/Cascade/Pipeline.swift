@@ -215,14 +215,18 @@ public final class Pipeline: Sendable {
     }
 
     func validateQuery(_ query: String, field: String = "query") throws {
-        if query.allSatisfy(\.isWhitespace) {
+        try checkText(query, field: field, maxBytes: limits.maxQueryBytes, limitName: "max_query_bytes")
+    }
+
+    /// Refuses an empty (all-whitespace) or oversized text, naming the field and the limit.
+    func checkText(_ text: String, field: String, maxBytes: Int, limitName: String) throws {
+        if text.allSatisfy(\.isWhitespace) {
             throw CascadeError.invalidArgument(field: field, message: "\(field) must not be empty")
         }
-        let bytes = query.utf8.count
-        if bytes > limits.maxQueryBytes {
+        let bytes = text.utf8.count
+        if bytes > maxBytes {
             throw CascadeError.invalidArgument(
-                field: field,
-                message: "\(field) is \(bytes) bytes; the limit is \(limits.maxQueryBytes) (max_query_bytes)")
+                field: field, message: "\(field) is \(bytes) bytes; the limit is \(maxBytes) (\(limitName))")
         }
     }
 }

@@ -8,17 +8,7 @@ struct SearchCommand: AsyncParsableCommand {
         abstract: "Search a store in process and print the top hits with their scores and timings."
     )
 
-    @Option(help: "The store directory.")
-    var store: String
-
-    @Option(help: "The retriever the store was built with.")
-    var model: String
-
-    @Option(help: "A cross-encoder folder, to rerank the best --rerank-k hits.")
-    var reranker: String?
-
-    @Option(help: "A safetensors classification head to put on --reranker when that is a bare encoder.")
-    var rerankerHead: String?
+    @OptionGroup var pipeline: PipelineOptions
 
     @Option(name: .short, help: "Hits to print (1...1000).")
     var k = 10
@@ -37,21 +27,15 @@ struct SearchCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...1000).contains(k) else { throw ValidationError("-k must be in 1...1000") }
-        if rerankK ?? 0 > 0 && reranker == nil { throw ValidationError("--rerank-k needs --reranker") }
+        if rerankK ?? 0 > 0 && pipeline.reranker == nil { throw ValidationError("--rerank-k needs --reranker") }
     }
 
     func run() async throws {
         let retrieveK = self.retrieveK ?? max(k, 100)
         let plan = SearchPlan(
-            retrieveK: retrieveK, rerankK: min(rerankK ?? (reranker == nil ? 0 : k), retrieveK), topN: k,
+            retrieveK: retrieveK, rerankK: min(rerankK ?? (pipeline.reranker == nil ? 0 : k), retrieveK), topN: k,
             includeText: true)
-        var limits = Limits()
-        limits.maxRetrieveK = max(limits.maxRetrieveK, retrieveK)
-        let pipeline = try Pipeline.open(
-            index: URL(fileURLWithPath: store), retriever: URL(fileURLWithPath: model),
-            reranker: reranker.map { URL(fileURLWithPath: $0) },
-            rerankerHead: rerankerHead.map { URL(fileURLWithPath: $0) },
-            configuration: PipelineConfiguration(limits: limits), createIndex: false)
+        let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK)
         defer { pipeline.shutdown() }
         let result = try await pipeline.search(query, plan: plan)
         if json {
