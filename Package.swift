@@ -33,12 +33,18 @@ let package = Package(
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
 
+        // AVX2 kernels for what OpenBLAS does poorly (GEMMs of a few rows); optimised in debug builds too.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // The cores: one pool of worker threads that model runs and vector scans split their work over.
+        .target(name: "Compute", dependencies: ["COpenBLAS"], swiftSettings: optimized),
         // BERT WordPiece, id-for-id with Hugging Face tokenizers.
         .target(name: "Tokenization", swiftSettings: optimized),
         // BERT / DistilBERT forward pass on OpenBLAS, weights from safetensors or PyTorch zips.
-        .target(name: "Transformer", dependencies: ["Tokenization", "COpenBLAS"], swiftSettings: optimized),
+        .target(
+            name: "Transformer", dependencies: ["Tokenization", "Compute", "CKernels", "COpenBLAS"],
+            swiftSettings: optimized),
         // Passages and vectors in one LMDB environment; exact top-k over the memory map.
-        .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS"], swiftSettings: optimized),
+        .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS", "Compute"], swiftSettings: optimized),
         // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
         .target(name: "Evaluation"),
         // The search pipeline: tokenize, encode, retrieve, fetch, rerank, merge; one model run at a time.
@@ -51,7 +57,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Cascade", "CascadeAPI", "VectorStore", "Transformer",
+                "Cascade", "CascadeAPI", "Compute", "VectorStore", "Transformer",
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -73,9 +79,11 @@ let package = Package(
         ),
         // Encoder throughput and latency against onnxruntime and PyTorch (Benchmarks/encoder.sh).
         .executableTarget(
-            name: "encoder-bench", dependencies: ["Transformer", "Tokenization"], path: "Benchmarks/EncoderBench"),
+            name: "encoder-bench", dependencies: ["Compute", "Transformer", "Tokenization"],
+            path: "Benchmarks/EncoderBench"),
         // Exact-search latency of VectorStore against faiss (Benchmarks/search.sh).
-        .executableTarget(name: "search-bench", dependencies: ["VectorStore"], path: "Benchmarks/SearchBench"),
+        .executableTarget(
+            name: "search-bench", dependencies: ["Compute", "VectorStore"], path: "Benchmarks/SearchBench"),
         // A child process the VectorStore tests kill mid-write.
         .executableTarget(name: "store-writer", dependencies: ["VectorStore"], path: "Tests/StoreWriter"),
 
@@ -97,7 +105,8 @@ let package = Package(
         ),
 
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer"]),
+        .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "CKernels", "COpenBLAS"]),
         .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "store-writer"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CascadeTests", dependencies: ["Cascade"]),

@@ -3,6 +3,7 @@
 //                 [--query-runs R] [--no-rerank]
 // Inputs are synthetic token ids from a formula shared with Benchmarks/peers/encoder_peers.py, so both
 // sides encode exactly the same batch. Prints a human line per measure and one JSON line at the end.
+import Compute
 import Foundation
 import Tokenization
 import Transformer

@@ -7,6 +7,7 @@
 // float32 (DIR/vectors-N.f32, DIR/queries.f32) and its top-k row numbers (DIR/results-N.i32) so
 // Benchmarks/peers/search_peers.py can run faiss on the very same data and compare answers.
 import COpenBLAS
+import Compute
 import Foundation
 import VectorStore
 
@@ -81,7 +82,7 @@ func milliseconds(_ d: Duration) -> Double {
 }
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
-openblas_set_num_threads(Int32(options.threads))
+setComputeThreads(options.threads)
 try FileManager.default.createDirectory(at: options.dir, withIntermediateDirectories: true)
 let corename = openblas_get_corename().map { String(cString: $0) } ?? "?"
 print(

@@ -3,7 +3,7 @@ import Synchronization
 
 /// Runs model work one job at a time on a dedicated thread, behind a bounded FIFO queue.
 ///
-/// Why a thread and not an actor: a forward pass is tens to hundreds of milliseconds of OpenBLAS
+/// Why a thread and not an actor: a forward pass is tens to hundreds of milliseconds of compute-pool
 /// work that already uses every core; run on Swift's cooperative pool it would pin a pool thread
 /// (and starve the gRPC handlers and NIO), and run concurrently it would oversubscribe the cores.
 /// Callers suspend on a continuation while they wait, so waiting costs no thread.

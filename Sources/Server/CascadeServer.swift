@@ -1,4 +1,5 @@
 import Cascade
+import Compute
 import Dispatch
 import Foundation
 import GRPCCore

@@ -55,7 +55,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var maxRequestBytes = 16 << 20
     /// How long shutdown waits for in-flight calls before cancelling them.
     public var shutdownGraceSeconds = 30.0
-    /// OpenBLAS threads; nil: all cores.
+    /// Threads of the compute pool (one model run or scan at a time uses them all); nil: all cores.
     public var computeThreads: Int?
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"

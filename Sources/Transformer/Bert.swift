@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 
 // BERT as Hugging Face `transformers` (models/bert/modeling_bert.py) lays it out: each type reads the
@@ -28,18 +29,20 @@ struct BertEmbeddings: Sendable {
 func embed(_ s: Scratch, word: FloatTensor, position: FloatTensor, tokenType: FloatTensor?, norm: LayerNorm) {
     let h = s.width
     let tokens = s.tokens
-    for i in 0..<tokens.tokenCount {
-        let out = s.hidden + i * h
-        let w = word.pointer + Int(tokens.ids[i]) * h
-        let p = position.pointer + Int(tokens.positions[i]) * h
-        if let tokenType {
-            let t = tokenType.pointer + Int(tokens.typeIds[i]) * h
-            for j in 0..<h { out[j] = w[j] + p[j] + t[j] }
-        } else {
-            for j in 0..<h { out[j] = w[j] + p[j] }
+    ComputePool.shared.forEachRange(tokens.tokenCount) { range in
+        for i in range {
+            let out = s.hidden + i * h
+            let w = word.pointer + Int(tokens.ids[i]) * h
+            let p = position.pointer + Int(tokens.positions[i]) * h
+            if let tokenType {
+                let t = tokenType.pointer + Int(tokens.typeIds[i]) * h
+                for j in 0..<h { out[j] = w[j] + p[j] + t[j] }
+            } else {
+                for j in 0..<h { out[j] = w[j] + p[j] }
+            }
         }
+        addLayerNorm(s.hidden, residual: nil, norm: norm, rows: range, width: h, into: s.hidden)
     }
-    addLayerNorm(s.hidden, bias: nil, residual: nil, norm: norm, rows: tokens.tokenCount, width: h, into: s.hidden)
 }
 
 /// `query`, `key`, `value` fused into one `[3H, H]` projection, then attention per (sequence, head).
@@ -66,7 +69,7 @@ func attend(qkv: Linear, heads: Int, headSize: Int, _ s: Scratch, clsOnly: Bool)
     qkv(s.hidden, rows: s.rows, into: s.qkv)
     selfAttention(
         qkv: s.qkv, heads: heads, headSize: headSize, sequences: s.tokens, clsOnly: clsOnly, scores: s.scores,
-        context: s.context)
+        slots: s.slots, context: s.context)
     if clsOnly { s.keepOnlyCLS() }
 }
 
@@ -83,10 +86,8 @@ struct BertSelfOutput: Sendable {
     /// `s.context`, `s.hidden` → `s.attention`.
     func forward(_ s: Scratch) {
         let t = s.rows
-        dense.matmul(s.context, rows: t, into: s.attention)
-        addLayerNorm(
-            s.attention, bias: dense.bias.pointer, residual: s.hidden, norm: layerNorm, rows: t, width: s.width,
-            into: s.attention)
+        dense(s.context, rows: t, into: s.attention)
+        addLayerNorm(s.attention, residual: s.hidden, norm: layerNorm, rows: t, width: s.width, into: s.attention)
     }
 }
 
@@ -116,8 +117,7 @@ struct BertIntermediate: Sendable {
     /// `s.attention` → `s.intermediate`.
     func forward(_ s: Scratch) {
         let t = s.rows
-        dense.matmul(s.attention, rows: t, into: s.intermediate)
-        addBiasGelu(s.intermediate, rows: t, bias: dense.bias.pointer, width: dense.outFeatures)
+        dense(s.attention, rows: t, into: s.intermediate, activation: .gelu)
     }
 }
 
@@ -134,10 +134,8 @@ struct BertOutput: Sendable {
     /// `s.intermediate`, `s.attention` → `s.hidden` (through `s.context` as a temporary).
     func forward(_ s: Scratch) {
         let t = s.rows
-        dense.matmul(s.intermediate, rows: t, into: s.context)
-        addLayerNorm(
-            s.context, bias: dense.bias.pointer, residual: s.attention, norm: layerNorm, rows: t, width: s.width,
-            into: s.hidden)
+        dense(s.intermediate, rows: t, into: s.context)
+        addLayerNorm(s.context, residual: s.attention, norm: layerNorm, rows: t, width: s.width, into: s.hidden)
     }
 }
 

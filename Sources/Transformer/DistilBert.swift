@@ -36,10 +36,10 @@ struct MultiHeadSelfAttention: Sendable {
         headSize = c.headSize
     }
 
-    /// `s.hidden` → `s.context`, then `out_lin` without its bias into `s.attention`.
+    /// `s.hidden` → `s.context`, then `out_lin` into `s.attention`.
     func forward(_ s: Scratch, clsOnly: Bool) {
         attend(qkv: qkv, heads: heads, headSize: headSize, s, clsOnly: clsOnly)
-        outLin.matmul(s.context, rows: s.rows, into: s.attention)
+        outLin(s.context, rows: s.rows, into: s.attention)
     }
 }
 
@@ -53,12 +53,11 @@ struct FFN: Sendable {
         lin2 = try w.linear("\(prefix).lin2", in: c.intermediateSize, out: c.hiddenSize)
     }
 
-    /// `s.attention` → `s.context`, without `lin2`'s bias.
+    /// `s.attention` → `s.context`.
     func forward(_ s: Scratch) {
         let t = s.rows
-        lin1.matmul(s.attention, rows: t, into: s.intermediate)
-        addBiasGelu(s.intermediate, rows: t, bias: lin1.bias.pointer, width: lin1.outFeatures)
-        lin2.matmul(s.intermediate, rows: t, into: s.context)
+        lin1(s.attention, rows: t, into: s.intermediate, activation: .gelu)
+        lin2(s.intermediate, rows: t, into: s.context)
     }
 }
 
@@ -79,13 +78,9 @@ struct TransformerBlock: Sendable {
     func forward(_ s: Scratch, clsOnly: Bool) {
         attention.forward(s, clsOnly: clsOnly)
         let t = s.rows
-        addLayerNorm(
-            s.attention, bias: attention.outLin.bias.pointer, residual: s.hidden, norm: saLayerNorm, rows: t,
-            width: s.width, into: s.attention)
+        addLayerNorm(s.attention, residual: s.hidden, norm: saLayerNorm, rows: t, width: s.width, into: s.attention)
         ffn.forward(s)
-        addLayerNorm(
-            s.context, bias: ffn.lin2.bias.pointer, residual: s.attention, norm: outputLayerNorm, rows: t,
-            width: s.width, into: s.hidden)
+        addLayerNorm(s.context, residual: s.attention, norm: outputLayerNorm, rows: t, width: s.width, into: s.hidden)
     }
 }
 

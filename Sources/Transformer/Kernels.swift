@@ -1,17 +1,7 @@
+import CKernels
 import COpenBLAS
+import Compute
 import Foundation
-
-/// Sets how many threads OpenBLAS uses for one model run (default: all cores). The engine adds no
-/// threads of its own, so callers running models concurrently should divide the cores between them.
-public func setComputeThreads(_ count: Int) {
-    openblas_set_num_threads(Int32(max(1, count)))
-}
-
-/// The OpenBLAS kernel family in use (e.g. "SkylakeX", "Haswell"), for benchmark reports.
-public var computeKernelName: String {
-    guard let name = openblas_get_corename() else { return "unknown" }
-    return String(cString: name)
-}
 
 /// `nn.Linear`: `weight [out, in]` used in place (transposed by the GEMM, never copied), `bias [out]`.
 struct Linear: Sendable {
@@ -20,18 +10,80 @@ struct Linear: Sendable {
     var inFeatures: Int { weight.shape[1] }
     var outFeatures: Int { weight.shape[0] }
 
-    /// `y[rows, out] = x[rows, in] · weightᵀ`, without the bias: callers fuse it into the next loop.
-    func matmul(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+    enum Activation { case none, gelu }
+
+    /// `y[rows, out] = activation(x[rows, in] · weightᵀ + bias)` on the compute pool, one tile of
+    /// `y` per task (`GemmTiles`). Each tile is seeded with the bias and the GEMM adds onto it
+    /// (beta = 1): OpenBLAS would otherwise spend a pass zeroing `y` and we another adding the bias.
+    func callAsFunction(
+        _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, activation: Activation = .none
+    ) {
         guard rows > 0 else { return }
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
-            1, x, Int32(inFeatures), weight.pointer, Int32(inFeatures), 0, y, Int32(outFeatures))
+        let (n, k) = (outFeatures, inFeatures)
+        let pool = ComputePool.shared
+        let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads)
+        pool.run(tiles.count) { task, _ in
+            let (r, c) = tiles[task]
+            let out = y + r.lowerBound * n + c.lowerBound
+            for i in 0..<r.count { (out + i * n).update(from: bias.pointer + c.lowerBound, count: c.count) }
+            let a = x + r.lowerBound * k
+            let w = weight.pointer + c.lowerBound * k
+            if tiles.skinny {
+                cascade_sgemm_nt_skinny(
+                    Int32(r.count), Int32(c.count), Int32(k), a, Int32(k), w, Int32(k), out, Int32(n))
+            } else {
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(c.count), Int32(k), 1, a,
+                    Int32(k), w, Int32(k), 1, out, Int32(n))
+            }
+            if activation == .gelu { gelu(out, rows: r.count, columns: c.count, stride: n) }
+        }
+    }
+}
+
+/// How one GEMM `[rows, columns]` is cut into tasks, and by which kernel.
+/// - Up to `skinnyRows` rows (a query): our AVX2 kernel, which reads the weights in place, on
+///   column slices of 48; dynamic claiming balances them.
+/// - Many rows (a batch): OpenBLAS on blocks of about 256 rows with every column, so each call is
+///   big enough to run at full speed and the weights are packed once per 256 rows.
+/// - In between: OpenBLAS on one column slice per thread, so each thread packs only its share of
+///   the weights, which is what such a GEMM's time goes to.
+struct GemmTiles {
+    /// Rows at or below which the skinny kernel beats OpenBLAS (measured with encoder-bench).
+    static let skinnyRows = 32
+    static let skinnyAvailable = cascade_skinny_available() != 0
+
+    let rows: Int
+    let columns: Int
+    let rowBlock: Int
+    let columnBlock: Int
+    let count: Int
+    let skinny: Bool
+
+    init(rows: Int, columns: Int, threads: Int) {
+        self.rows = rows
+        self.columns = columns
+        skinny = rows <= Self.skinnyRows && Self.skinnyAvailable
+        if skinny {
+            rowBlock = rows
+            columnBlock = 48
+        } else if rows >= 256 * threads || threads == 1 {
+            let blocks = max(threads, (rows + 255) / 256)
+            rowBlock = (rows + blocks - 1) / blocks
+            columnBlock = columns
+        } else {
+            rowBlock = rows
+            // Multiples of 16 columns keep every slice on whole SIMD registers of the GEMM kernel.
+            columnBlock = min(columns, ((columns + threads - 1) / threads + 15) & ~15)
+        }
+        count = ((rows + rowBlock - 1) / rowBlock) * ((columns + columnBlock - 1) / columnBlock)
     }
 
-    /// `y = x · weightᵀ + bias`.
-    func callAsFunction(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
-        matmul(x, rows: rows, into: y)
-        addBias(y, rows: rows, bias: bias.pointer, width: outFeatures)
+    subscript(task: Int) -> (rows: Range<Int>, columns: Range<Int>) {
+        let perRow = (columns + columnBlock - 1) / columnBlock
+        let r0 = (task / perRow) * rowBlock
+        let c0 = (task % perRow) * columnBlock
+        return (r0..<min(rows, r0 + rowBlock), c0..<min(columns, c0 + columnBlock))
     }
 }
 
@@ -47,27 +99,28 @@ private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
 }
 
-func addBias(_ y: UnsafeMutablePointer<Float>, rows: Int, bias: UnsafePointer<Float>, width: Int) {
-    for r in 0..<rows {
-        let row = y + r * width
-        for j in 0..<width { row[j] += bias[j] }
+/// `out[r] = LayerNorm(x[r] + residual[r])` for every row, on the compute pool; `x` is overwritten
+/// with the sum and may be `out` itself.
+func addLayerNorm(
+    _ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, norm: LayerNorm, rows: Int, width: Int,
+    into out: UnsafeMutablePointer<Float>
+) {
+    ComputePool.shared.forEachRange(rows) { range in
+        addLayerNorm(x, residual: residual, norm: norm, rows: range, width: width, into: out)
     }
 }
 
-/// `out[r] = LayerNorm(x[r] + bias + residual[r])` row by row; `x` is overwritten with the sum and
-/// may be `out` itself. Sums use 16 lanes: LLVM does not vectorise float reductions on its own.
+/// The rows `rows` of `addLayerNorm`. Sums use 16 lanes: LLVM does not vectorise float reductions
+/// on its own.
 func addLayerNorm(
-    _ x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
-    norm: LayerNorm, rows: Int, width: Int, into out: UnsafeMutablePointer<Float>
+    _ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>?, norm: LayerNorm, rows: Range<Int>,
+    width: Int, into out: UnsafeMutablePointer<Float>
 ) {
     let gamma = norm.weight.pointer
     let beta = norm.bias.pointer
     let vectorEnd = width & ~15
-    for r in 0..<rows {
+    for r in rows {
         let v = x + r * width
-        if let bias {
-            for j in 0..<width { v[j] += bias[j] }
-        }
         if let residual {
             let res = residual + r * width
             for j in 0..<width { v[j] += res[j] }
@@ -145,12 +198,13 @@ func fastExp(_ a: Float) -> Float {
     return p * twoToN
 }
 
-/// `y = gelu(y + bias)` with the exact (erf) GELU of `nn.functional.gelu`.
-func addBiasGelu(_ y: UnsafeMutablePointer<Float>, rows: Int, bias: UnsafePointer<Float>, width: Int) {
+/// `y = gelu(y)` with the exact (erf) GELU of `nn.functional.gelu`, on a tile of `rows` x `columns`
+/// whose rows are `stride` floats apart.
+func gelu(_ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int) {
     for r in 0..<rows {
-        let row = y + r * width
-        for j in 0..<width {
-            let v = row[j] + bias[j]
+        let row = y + r * stride
+        for j in 0..<columns {
+            let v = row[j]
             row[j] = 0.5 * v * (1 + fastErf(v * 0.707_106_781_186_547_6))
         }
     }
@@ -194,40 +248,32 @@ func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
 /// Scaled dot-product attention for every (sequence, head) on packed tokens: `qkv` holds rows
 /// `[q | k | v]` of `3 * hidden` floats, sequences are contiguous runs of rows, so no padding is
 /// computed and no mask is needed. Writes `context [tokens, hidden]`, or with `clsOnly` just the
-/// `[CLS]` query's row of each sequence as `context [sequences, hidden]`; `scores` holds `maxLen²` floats.
+/// `[CLS]` query's row of each sequence as `context [sequences, hidden]`. One task per (sequence,
+/// head) on the compute pool; `scores` holds `maxLen²` floats for each of `slots` pool slots.
 func selfAttention(
     qkv: UnsafePointer<Float>, heads: Int, headSize: Int, sequences: PackedTokens, clsOnly: Bool,
-    scores: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>
+    scores: UnsafeMutablePointer<Float>, slots: Int, context: UnsafeMutablePointer<Float>
 ) {
     let hidden = heads * headSize
     let stride = Int32(3 * hidden)
     let scale = 1 / Float(headSize).squareRoot()
-    for s in 0..<sequences.count {
+    let scoresPerSlot = sequences.maxLength * sequences.maxLength
+    ComputePool.shared.run(sequences.count * heads, maxSlots: slots) { task, slot in
+        let (s, h) = task.quotientAndRemainder(dividingBy: heads)
         let start = sequences.offsets[s]
         let n = sequences.lengths[s]
-        let n32 = Int32(n)
         let queries = clsOnly ? 1 : n
         let outputRow = clsOnly ? s : start
-        // OpenBLAS threads a GEMM once M·N·K exceeds 65536 · 4; attention products are so small that
-        // waking a second thread costs more than it saves, so query rows go in blocks below that.
-        let block = max(1, 262_144 / (n * headSize))
-        for h in 0..<heads {
-            let q = qkv + start * 3 * hidden + h * headSize
-            let k = q + hidden
-            let v = q + 2 * hidden
-            var r0 = 0
-            while r0 < queries {
-                let m = min(block, queries - r0)
-                let rows = Int32(m)
-                cblas_sgemm(
-                    CblasRowMajor, CblasNoTrans, CblasTrans, rows, n32, Int32(headSize), scale,
-                    q + r0 * 3 * hidden, stride, k, stride, 0, scores, n32)
-                softmaxRows(scores, rows: m, width: n)
-                cblas_sgemm(
-                    CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, Int32(headSize), n32, 1, scores, n32, v, stride,
-                    0, context + (outputRow + r0) * hidden + h * headSize, Int32(hidden))
-                r0 += m
-            }
-        }
+        let q = qkv + start * 3 * hidden + h * headSize
+        let k = q + hidden
+        let v = q + 2 * hidden
+        let p = scores + slot * scoresPerSlot
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(queries), Int32(n), Int32(headSize), scale, q, stride, k,
+            stride, 0, p, Int32(n))
+        softmaxRows(p, rows: queries, width: n)
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(queries), Int32(headSize), Int32(n), 1, p, Int32(n), v,
+            stride, 0, context + outputRow * hidden + h * headSize, Int32(hidden))
     }
 }

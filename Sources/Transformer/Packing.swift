@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 import Tokenization
 
@@ -70,7 +71,9 @@ final class Scratch {
     let context: UnsafeMutablePointer<Float>
     let attention: UnsafeMutablePointer<Float>
     let intermediate: UnsafeMutablePointer<Float>
+    /// `maxLength²` attention scores for each of `slots` compute-pool slots.
     let scores: UnsafeMutablePointer<Float>
+    let slots: Int
     private let storage: UnsafeMutableBufferPointer<Float>
 
     init(tokens: PackedTokens, config: EncoderConfig) {
@@ -78,8 +81,10 @@ final class Scratch {
         let t = tokens.tokenCount
         let h = config.hiddenSize
         width = h
+        slots = ComputePool.shared.threads
         let sizes = [
-            t * h, t * 3 * h, t * h, t * h, t * max(config.intermediateSize, h), tokens.maxLength * tokens.maxLength,
+            t * h, t * 3 * h, t * h, t * h, t * max(config.intermediateSize, h),
+            slots * tokens.maxLength * tokens.maxLength,
         ]
         // One allocation, each buffer starting on a 64-byte boundary.
         let padded = sizes.map { ($0 + 15) & ~15 }

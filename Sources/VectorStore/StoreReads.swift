@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 
 extension VectorStore {
@@ -11,36 +12,72 @@ extension VectorStore {
     }
 
     /// Several queries in one scan (one sgemm per block instead of one sgemv per query), all
-    /// against the same snapshot; same results as searching them one by one.
+    /// against the same snapshot; same results as searching them one by one. The blocks are split
+    /// over the compute pool, each thread keeping its own selections, merged at the end.
     public func search(_ queries: [[Float]], k: Int) throws -> [[Hit]] {
         guard (1...VectorStore.maxK).contains(k) else { throw StoreError.invalidK(k) }
         guard !queries.isEmpty else { return [] }
         let matrix = try queries.flatMap { try prepared($0, id: nil) }
         return try read { txn in
-            let counters = try txn.counters(dbs)
-            var tops = [TopK](repeating: TopK(k: k), count: queries.count)
-            let scanner = BlockScanner(dimension: model.dimension, blockSize: blockSize, queryCount: queries.count)
-            let cursor = try txn.cursor(dbs.blocks)
-            let liveCursor = try txn.cursor(dbs.live)
-            var entry = try cursor.first()
-            var liveEntry = try liveCursor.first()
-            try matrix.withUnsafeBufferPointer { matrix in
-                while let (key, vectors) = entry, let (liveKey, live) = liveEntry {
-                    let block = key.loadUInt32()
-                    guard liveKey.loadUInt32() == block else {
-                        throw CorruptMeta(reason: "block \(block) and its live bitmap are out of step")
-                    }
-                    let start = UInt64(block) * UInt64(blockSize)
-                    let rows = Int(min(UInt64(blockSize), counters.nextSlot > start ? counters.nextSlot - start : 0))
-                    scanner.scan(
-                        block: block, vectors: vectors, rows: rows, live: live, queries: matrix.baseAddress!,
-                        into: &tops)
-                    entry = try cursor.next()
-                    liveEntry = try liveCursor.next()
+            let blocks = try mappedBlocks(txn)
+            let pool = ComputePool.shared
+            let scans = (0..<pool.threads).map { _ in
+                SlotScan(
+                    scanner: BlockScanner(dimension: model.dimension, blockSize: blockSize, queryCount: queries.count),
+                    tops: [TopK](repeating: TopK(k: k), count: queries.count))
+            }
+            matrix.withUnsafeBufferPointer { matrix in
+                pool.run(blocks.count, maxSlots: scans.count) { task, slot in
+                    let b = blocks[task]
+                    let scan = scans[slot]
+                    scan.scanner.scan(
+                        block: b.block, vectors: b.vectors, rows: b.rows, live: b.live, queries: matrix.baseAddress!,
+                        into: &scan.tops)
                 }
             }
-            return try tops.map { try rank($0.candidates, k: k, txn: txn) }
+            return try (0..<queries.count).map { q in
+                var merged = TopK(k: k)
+                for scan in scans {
+                    for candidate in scan.tops[q].candidates { merged.offer(candidate.score, candidate.slot) }
+                }
+                return try rank(merged.candidates, k: k, txn: txn)
+            }
         }
+    }
+
+    /// One pool slot's share of a scan.
+    private final class SlotScan {
+        let scanner: BlockScanner
+        var tops: [TopK]
+        init(scanner: BlockScanner, tops: [TopK]) {
+            self.scanner = scanner
+            self.tops = tops
+        }
+    }
+
+    /// Every block's vectors and live bitmap as they lie in the memory map (valid while `txn` is),
+    /// with the number of its slots in use.
+    private func mappedBlocks(
+        _ txn: Transaction
+    ) throws -> [(block: UInt32, vectors: UnsafeRawBufferPointer, rows: Int, live: UnsafeRawBufferPointer)] {
+        let counters = try txn.counters(dbs)
+        let cursor = try txn.cursor(dbs.blocks)
+        let liveCursor = try txn.cursor(dbs.live)
+        var entry = try cursor.first()
+        var liveEntry = try liveCursor.first()
+        var blocks: [(block: UInt32, vectors: UnsafeRawBufferPointer, rows: Int, live: UnsafeRawBufferPointer)] = []
+        while let (key, vectors) = entry, let (liveKey, live) = liveEntry {
+            let block = key.loadUInt32()
+            guard liveKey.loadUInt32() == block else {
+                throw CorruptMeta(reason: "block \(block) and its live bitmap are out of step")
+            }
+            let start = UInt64(block) * UInt64(blockSize)
+            let rows = Int(min(UInt64(blockSize), counters.nextSlot > start ? counters.nextSlot - start : 0))
+            blocks.append((block, vectors, rows, live))
+            entry = try cursor.next()
+            liveEntry = try liveCursor.next()
+        }
+        return blocks
     }
 
     /// Orders the candidates by score, then id, now that their ids are worth fetching.

@@ -52,7 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Model runs allowed to wait before requests are refused with RESOURCE_EXHAUSTED.")
     var queueCapacity: Int?
 
-    @Option(help: "OpenBLAS threads (default: all cores).")
+    @Option(help: "Threads for one model run or vector scan (default: all cores).")
     var computeThreads: Int?
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
