@@ -50,7 +50,7 @@ struct Linear: Sendable {
 ///   the weights, which is what such a GEMM's time goes to.
 struct GemmTiles {
     /// Rows at or below which the skinny kernel beats OpenBLAS (measured with encoder-bench).
-    static let skinnyRows = 32
+    static let skinnyRows = 48
     static let skinnyAvailable = cascade_skinny_available() != 0
 
     let rows: Int
