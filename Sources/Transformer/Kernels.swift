@@ -36,7 +36,7 @@ struct Linear: Sendable {
                     CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(c.count), Int32(k), 1, a,
                     Int32(k), w, Int32(k), 1, out, Int32(n))
             }
-            if activation == .gelu { gelu(out, rows: r.count, columns: c.count, stride: n) }
+            if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
         }
     }
 }
@@ -156,95 +156,6 @@ func addLayerNorm(
     }
 }
 
-/// erf for Float to within a few ulp: the rational approximation of Eigen / XLA on [-4, 4]
-/// (|erf| rounds to 1 beyond). Branch-free so the GELU loop vectorises, unlike libm's erff.
-@inline(__always)
-func fastErf(_ a: Float) -> Float {
-    let x = Swift.min(Swift.max(a, -4), 4)
-    let x2 = x * x
-    var p: Float = -2.72614225801306e-10
-    p = p * x2 + 2.77068142495902e-08
-    p = p * x2 - 2.10102402082508e-06
-    p = p * x2 - 5.69250639462346e-05
-    p = p * x2 - 7.34990630326855e-04
-    p = p * x2 - 2.95459980854025e-03
-    p = p * x2 - 1.60960333262415e-02
-    p *= x
-    var q: Float = -1.45660718464996e-05
-    q = q * x2 - 2.13374055278905e-04
-    q = q * x2 - 1.68282697438203e-03
-    q = q * x2 - 7.37332916720468e-03
-    q = q * x2 - 1.42647390514189e-02
-    return p / q
-}
-
-/// exp for Float: Cody-Waite reduction to r in [-ln2/2, ln2/2], a degree-6 polynomial, and 2^n built
-/// in the exponent bits; relative error about 2e-7. Branch-free so softmax vectorises.
-@inline(__always)
-func fastExp(_ a: Float) -> Float {
-    let x = Swift.min(Swift.max(a, -87), 88)
-    let magic: Float = 12_582_912  // 1.5 * 2^23: adding it rounds to an integer in the low mantissa bits
-    let shifted = x * 1.442_695_04 + magic
-    let n = shifted - magic
-    let r = x - n * 0.693_145_751_953_125 - n * 1.428_606_820_309_417_232_1e-6
-    var p: Float = 1.0 / 720
-    p = p * r + 1.0 / 120
-    p = p * r + 1.0 / 24
-    p = p * r + 1.0 / 6
-    p = p * r + 0.5
-    p = p * r + 1
-    p = p * r + 1
-    let twoToN = Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
-    return p * twoToN
-}
-
-/// `y = gelu(y)` with the exact (erf) GELU of `nn.functional.gelu`, on a tile of `rows` x `columns`
-/// whose rows are `stride` floats apart.
-func gelu(_ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, stride: Int) {
-    for r in 0..<rows {
-        let row = y + r * stride
-        for j in 0..<columns {
-            let v = row[j]
-            row[j] = 0.5 * v * (1 + fastErf(v * 0.707_106_781_186_547_6))
-        }
-    }
-}
-
-/// Softmax of each of `rows` rows of `width` values, in place.
-func softmaxRows(_ s: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
-    let vectorEnd = width & ~15
-    for r in 0..<rows {
-        let row = s + r * width
-        // Eight running maxima: a single one would serialise on compare latency.
-        var m = SIMD8<Float>(repeating: -.greatestFiniteMagnitude)
-        var j = 0
-        while j + 8 <= width {
-            let v = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self)
-            m.replace(with: v, where: v .> m)
-            j += 8
-        }
-        var top = m.max()
-        while j < width {
-            top = Swift.max(top, row[j])
-            j += 1
-        }
-        for k in 0..<width { row[k] = fastExp(row[k] - top) }
-        var sums = SIMD16<Float>()
-        j = 0
-        while j < vectorEnd {
-            sums += load16(row + j)
-            j += 16
-        }
-        var total = sums.sum()
-        while j < width {
-            total += row[j]
-            j += 1
-        }
-        let inverse = 1 / total
-        for k in 0..<width { row[k] *= inverse }
-    }
-}
-
 /// Scaled dot-product attention for every (sequence, head) on packed tokens: `qkv` holds rows
 /// `[q | k | v]` of `3 * hidden` floats, sequences are contiguous runs of rows, so no padding is
 /// computed and no mask is needed. Writes `context [tokens, hidden]`, or with `clsOnly` just the
@@ -271,7 +182,7 @@ func selfAttention(
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans, Int32(queries), Int32(n), Int32(headSize), scale, q, stride, k,
             stride, 0, p, Int32(n))
-        softmaxRows(p, rows: queries, width: n)
+        cascade_softmax_rows(p, Int32(queries), Int32(n))
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(queries), Int32(headSize), Int32(n), 1, p, Int32(n), v,
             stride, 0, context + outputRow * hidden + h * headSize, Int32(hidden))

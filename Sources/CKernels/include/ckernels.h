@@ -1,4 +1,5 @@
-// Hand-written kernels for what OpenBLAS does poorly: GEMMs with only a few rows.
+// Hand-written kernels for what OpenBLAS does poorly (GEMMs with only a few rows) or does not do
+// (the transformer's element-wise steps), with AVX2 + FMA where the CPU has them.
 #ifndef CASCADE_CKERNELS_H
 #define CASCADE_CKERNELS_H
 
@@ -10,5 +11,20 @@ int cascade_skinny_available(void);
 /// apart. Only call when `cascade_skinny_available()` is 1.
 void cascade_sgemm_nt_skinny(int rows, int columns, int depth, const float *x, int ldx, const float *w, int ldw,
                              float *y, int ldy);
+
+/// y = gelu(y), the exact (erf) GELU of `nn.functional.gelu`, on `rows` x `columns` floats whose
+/// rows are `stride` floats apart.
+void cascade_gelu(float *y, int rows, int columns, int stride);
+
+/// Each of `rows` rows of `width` floats (width >= 1) replaced by its softmax, in place.
+void cascade_softmax_rows(float *s, int rows, int width);
+
+/// The same without SIMD: what a CPU without AVX2 runs; public so that tests cover it everywhere.
+void cascade_gelu_portable(float *y, int rows, int columns, int stride);
+void cascade_softmax_rows_portable(float *s, int rows, int width);
+
+/// The scalar erf and exp approximations both paths use, for tests against libm.
+float cascade_erf(float x);
+float cascade_exp(float x);
 
 #endif
