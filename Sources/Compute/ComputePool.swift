@@ -88,7 +88,13 @@ public final class ComputePool: @unchecked Sendable {
                 worker.wake.signal()
             }
             claimTasks(slot: 0)
-            while running.load(ordering: .acquiring) > 0 {}
+            // The last tasks usually end within microseconds; past that a worker may have lost its
+            // core (to NIO, say), and spinning would keep it from getting it back.
+            var spins = 0
+            while running.load(ordering: .acquiring) > 0 {
+                spins += 1
+                if spins > 20_000 { sched_yield() }
+            }
             loop.pointee.body = nil
         }
     }
