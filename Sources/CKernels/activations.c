@@ -6,9 +6,10 @@
 // exponent bits. Both branch-free, both within a few ulp of libm (tested).
 #include "ckernels.h"
 
-#include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "avx2.h"
 
 static const float erf_p[7] = {-2.72614225801306e-10f, 2.77068142495902e-08f, -2.10102402082508e-06f,
                                -5.69250639462346e-05f, -7.34990630326855e-04f, -2.95459980854025e-03f,
@@ -72,18 +73,6 @@ __attribute__((target("avx2,fma"))) static inline __m256 exp8(__m256 a) {
     return _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(bits, 23)));
 }
 
-__attribute__((target("avx2,fma"))) static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
-}
-
-__attribute__((target("avx2,fma"))) static inline float hmax8(__m256 v) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
-}
-
 void cascade_gelu_portable(float *y, int rows, int columns, int stride) {
     for (int r = 0; r < rows; r++) {
         float *row = y + (long)r * stride;
@@ -125,7 +114,7 @@ __attribute__((target("avx2,fma"))) static void softmax_avx2(float *s, int rows,
         if (vectorEnd) {
             __m256 m = _mm256_loadu_ps(row);
             for (int j = 8; j < vectorEnd; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(row + j));
-            top = hmax8(m);
+            top = max8(m);
         }
         for (int j = vectorEnd; j < width; j++) top = row[j] > top ? row[j] : top;
         __m256 t = _mm256_set1_ps(top), sums = _mm256_setzero_ps();
@@ -134,25 +123,25 @@ __attribute__((target("avx2,fma"))) static void softmax_avx2(float *s, int rows,
             _mm256_storeu_ps(row + j, e);
             sums = _mm256_add_ps(sums, e);
         }
-        float total = hsum8(sums);
+        float total = sum8(sums);
         for (int j = vectorEnd; j < width; j++) total += (row[j] = exp1(row[j] - top));
-        __m256 inverse = _mm256_set1_ps(1 / total);
-        for (int j = 0; j < vectorEnd; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), inverse));
-        for (int j = vectorEnd; j < width; j++) row[j] *= 1 / total;
+        float inverse = 1 / total;
+        __m256 scale = _mm256_set1_ps(inverse);
+        for (int j = 0; j < vectorEnd; j += 8) _mm256_storeu_ps(row + j, _mm256_mul_ps(_mm256_loadu_ps(row + j), scale));
+        for (int j = vectorEnd; j < width; j++) row[j] *= inverse;
     }
 }
 
-// 1: AVX2 + FMA, 0: portable; found on first use. A race on first use only repeats the check.
-static int simd = -1;
+// 1: AVX2 + FMA, 0: portable; set when the library loads, before any thread can call in.
+static int simd;
+__attribute__((constructor)) static void find_simd(void) { simd = cascade_avx2_available(); }
 
 void cascade_gelu(float *y, int rows, int columns, int stride) {
-    if (simd < 0) simd = cascade_skinny_available();
     if (simd) gelu_avx2(y, rows, columns, stride);
     else cascade_gelu_portable(y, rows, columns, stride);
 }
 
 void cascade_softmax_rows(float *s, int rows, int width) {
-    if (simd < 0) simd = cascade_skinny_available();
     if (simd) softmax_avx2(s, rows, width);
     else cascade_softmax_rows_portable(s, rows, width);
 }

@@ -8,18 +8,11 @@
 // registers; each weight vector loaded serves 4 FMAs, each input vector 3.
 #include "ckernels.h"
 
-#include <immintrin.h>
+#include "avx2.h"
 
-int cascade_skinny_available(void) {
+int cascade_avx2_available(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
-__attribute__((target("avx2,fma"))) static inline float sum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 // MR and NR are constants at every call site, so the loops unroll and `acc` lives in registers.

@@ -51,7 +51,7 @@ struct Linear: Sendable {
 struct GemmTiles {
     /// Rows at or below which the skinny kernel beats OpenBLAS (measured with encoder-bench).
     static let skinnyRows = 48
-    static let skinnyAvailable = cascade_skinny_available() != 0
+    static let avx2Available = cascade_avx2_available() != 0
 
     let rows: Int
     let columns: Int
@@ -63,7 +63,7 @@ struct GemmTiles {
     init(rows: Int, columns: Int, threads: Int) {
         self.rows = rows
         self.columns = columns
-        skinny = rows <= Self.skinnyRows && Self.skinnyAvailable
+        skinny = rows <= Self.skinnyRows && Self.avx2Available
         if skinny {
             rowBlock = rows
             columnBlock = 48

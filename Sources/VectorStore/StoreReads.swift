@@ -55,17 +55,22 @@ extension VectorStore {
         }
     }
 
-    /// Every block's vectors and live bitmap as they lie in the memory map (valid while `txn` is),
-    /// with the number of its slots in use.
-    private func mappedBlocks(
-        _ txn: Transaction
-    ) throws -> [(block: UInt32, vectors: UnsafeRawBufferPointer, rows: Int, live: UnsafeRawBufferPointer)] {
+    /// One block's vectors and live bitmap as they lie in the memory map, and its slots in use.
+    private struct MappedBlock {
+        let block: UInt32
+        let vectors: UnsafeRawBufferPointer
+        let rows: Int
+        let live: UnsafeRawBufferPointer
+    }
+
+    /// Every block, valid while `txn` is.
+    private func mappedBlocks(_ txn: Transaction) throws -> [MappedBlock] {
         let counters = try txn.counters(dbs)
         let cursor = try txn.cursor(dbs.blocks)
         let liveCursor = try txn.cursor(dbs.live)
         var entry = try cursor.first()
         var liveEntry = try liveCursor.first()
-        var blocks: [(block: UInt32, vectors: UnsafeRawBufferPointer, rows: Int, live: UnsafeRawBufferPointer)] = []
+        var blocks: [MappedBlock] = []
         while let (key, vectors) = entry, let (liveKey, live) = liveEntry {
             let block = key.loadUInt32()
             guard liveKey.loadUInt32() == block else {
@@ -73,7 +78,7 @@ extension VectorStore {
             }
             let start = UInt64(block) * UInt64(blockSize)
             let rows = Int(min(UInt64(blockSize), counters.nextSlot > start ? counters.nextSlot - start : 0))
-            blocks.append((block, vectors, rows, live))
+            blocks.append(MappedBlock(block: block, vectors: vectors, rows: rows, live: live))
             entry = try cursor.next()
             liveEntry = try liveCursor.next()
         }
