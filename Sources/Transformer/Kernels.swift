@@ -3,14 +3,23 @@ import COpenBLAS
 import Compute
 import Foundation
 
-/// `nn.Linear`: `weight [out, in]` used in place (transposed by the GEMM, never copied), `bias [out]`.
+/// `nn.Linear`: `weight [out, in]` used in place by OpenBLAS (transposed by the GEMM, never
+/// copied), `bias [out]`, and for a model that encodes queries the weights once more in the
+/// skinny kernel's layout.
 struct Linear: Sendable {
     let weight: FloatTensor
     let bias: FloatTensor
+    let packed: SkinnyWeights?
     var inFeatures: Int { weight.shape[1] }
     var outFeatures: Int { weight.shape[0] }
 
     enum Activation { case none, gelu }
+
+    init(weight: FloatTensor, bias: FloatTensor, packForQueries: Bool = false) {
+        self.weight = weight
+        self.bias = bias
+        packed = packForQueries && GemmTiles.avx2Available ? SkinnyWeights(weight) : nil
+    }
 
     /// `y[rows, out] = activation(x[rows, in] · weightᵀ + bias)` on the compute pool, one tile of
     /// `y` per task (`GemmTiles`). Each tile is seeded with the bias and the GEMM adds onto it
@@ -21,29 +30,54 @@ struct Linear: Sendable {
         guard rows > 0 else { return }
         let (n, k) = (outFeatures, inFeatures)
         let pool = ComputePool.shared
-        let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads)
+        let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: packed != nil)
         pool.run(tiles.count) { task, _ in
             let (r, c) = tiles[task]
             let out = y + r.lowerBound * n + c.lowerBound
             for i in 0..<r.count { (out + i * n).update(from: bias.pointer + c.lowerBound, count: c.count) }
             let a = x + r.lowerBound * k
-            let w = weight.pointer + c.lowerBound * k
-            if tiles.skinny {
+            if tiles.skinny, let packed {
                 cascade_sgemm_nt_skinny(
-                    Int32(r.count), Int32(c.count), Int32(k), a, Int32(k), w, Int32(k), out, Int32(n))
+                    Int32(r.count), Int32(c.count), Int32(k), a, Int32(k), packed.columns(from: c.lowerBound), out,
+                    Int32(n))
             } else {
                 cblas_sgemm(
                     CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(c.count), Int32(k), 1, a,
-                    Int32(k), w, Int32(k), 1, out, Int32(n))
+                    Int32(k), weight.pointer + c.lowerBound * k, Int32(k), 1, out, Int32(n))
             }
             if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
         }
     }
 }
 
+/// A weight matrix copied into the layout `cascade_sgemm_nt_skinny` reads (panels of 3 rows
+/// interleaved 8 floats at a time, see skinny.c), so that a query streams it linearly. It doubles
+/// the memory of the weights (42.5 MB more for all-MiniLM-L6-v2), so only the query encoder has it.
+final class SkinnyWeights: @unchecked Sendable {
+    private let storage: UnsafeMutablePointer<Float>
+    private let panelFloats: Int
+
+    init(_ weight: FloatTensor) {
+        let (n, k) = (Int32(weight.shape[0]), Int32(weight.shape[1]))
+        let count = cascade_skinny_packed_count(n, k)
+        storage = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+        cascade_skinny_pack(n, k, weight.pointer, k, storage)
+        panelFloats = cascade_skinny_packed_count(3, k)
+    }
+
+    deinit { UnsafeMutableRawPointer(storage).deallocate() }
+
+    /// The packed weights from column `column` on, a multiple of 3.
+    func columns(from column: Int) -> UnsafePointer<Float> {
+        precondition(column % 3 == 0, "skinny slices start on a panel")
+        return UnsafePointer(storage + column / 3 * panelFloats)
+    }
+}
+
 /// How one GEMM `[rows, columns]` is cut into tasks, and by which kernel.
-/// - Up to `skinnyRows` rows (a query): our AVX2 kernel, which reads the weights in place, on
-///   column slices of 48; dynamic claiming balances them.
+/// - Up to `skinnyRows` rows (a query) when the weights are packed for it: our AVX2 kernel on
+///   column slices of 48 (whole panels of 3); dynamic claiming balances them.
 /// - Many rows (a batch): OpenBLAS on blocks of about 256 rows with every column, so each call is
 ///   big enough to run at full speed and the weights are packed once per 256 rows.
 /// - In between: OpenBLAS on one column slice per thread, so each thread packs only its share of
@@ -60,10 +94,10 @@ struct GemmTiles {
     let count: Int
     let skinny: Bool
 
-    init(rows: Int, columns: Int, threads: Int) {
+    init(rows: Int, columns: Int, threads: Int, packed: Bool) {
         self.rows = rows
         self.columns = columns
-        skinny = rows <= Self.skinnyRows && Self.avx2Available
+        skinny = rows <= Self.skinnyRows && packed
         if skinny {
             rowBlock = rows
             columnBlock = 48

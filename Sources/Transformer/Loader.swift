@@ -7,10 +7,13 @@ final class ModelLoader {
     let source: any WeightSource
     /// "bert." or "" for the encoder's own tensors; heads are looked up without it.
     let basePrefix: String
+    /// Whether linear layers also keep their weights in the skinny kernel's layout (a query encoder).
+    let packForQueries: Bool
     private var hasher = Hasher64()
 
-    init(source: any WeightSource, family: ModelFamily) {
+    init(source: any WeightSource, family: ModelFamily, packForQueries: Bool = false) {
         self.source = source
+        self.packForQueries = packForQueries
         let prefixed = "\(family.rawValue).embeddings.word_embeddings.weight"
         basePrefix = source.info(prefixed) != nil ? "\(family.rawValue)." : ""
     }
@@ -36,7 +39,7 @@ final class ModelLoader {
         let prefix = base ? basePrefix : ""
         return Linear(
             weight: try head(prefix + name + ".weight", [outFeatures, inFeatures]),
-            bias: try head(prefix + name + ".bias", [outFeatures]))
+            bias: try head(prefix + name + ".bias", [outFeatures]), packForQueries: packForQueries)
     }
 
     func layerNorm(_ name: String, size: Int, eps: Float) throws -> LayerNorm {
@@ -49,17 +52,16 @@ final class ModelLoader {
 
     /// Q, K and V projections as one `[3H, H]` linear layer, copied once so attention needs one GEMM.
     func fusedLinear(_ names: [String], in inFeatures: Int, out outFeatures: Int) throws -> Linear {
-        let parts = try names.map { try linear($0, in: inFeatures, out: outFeatures) }
         var weight: [Float] = []
         var bias: [Float] = []
-        weight.reserveCapacity(parts.count * outFeatures * inFeatures)
-        for part in parts {
-            weight.append(contentsOf: part.weight.buffer)
-            bias.append(contentsOf: part.bias.buffer)
+        weight.reserveCapacity(names.count * outFeatures * inFeatures)
+        for name in names {
+            weight.append(contentsOf: try tensor(name + ".weight", [outFeatures, inFeatures]).buffer)
+            bias.append(contentsOf: try tensor(name + ".bias", [outFeatures]).buffer)
         }
         return Linear(
-            weight: FloatTensor(owning: weight, shape: [parts.count * outFeatures, inFeatures]),
-            bias: FloatTensor(owning: bias, shape: [parts.count * outFeatures]))
+            weight: FloatTensor(owning: weight, shape: [names.count * outFeatures, inFeatures]),
+            bias: FloatTensor(owning: bias, shape: [names.count * outFeatures]), packForQueries: packForQueries)
     }
 }
 

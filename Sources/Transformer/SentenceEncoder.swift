@@ -16,7 +16,8 @@ public final class SentenceEncoder: Sendable {
     }
 
     init(config: EncoderConfig, weights: any WeightSource, pooling: Pooling) throws {
-        let loader = ModelLoader(source: weights, family: config.family)
+        // Queries are short: every linear layer keeps a copy packed for the skinny kernel.
+        let loader = ModelLoader(source: weights, family: config.family, packForQueries: true)
         backbone = try loadBackbone(config: config, loader: loader)
         self.pooling = pooling
         var hasher = Hasher64()

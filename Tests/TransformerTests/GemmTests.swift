@@ -29,17 +29,28 @@ import Testing
         zip(a, b).map { abs($0 - $1) }.max() ?? 0
     }
 
+    /// `w` packed for the skinny kernel, in a buffer aligned as the kernel needs.
+    static func packed(_ w: [Float], columns: Int, depth: Int, ldw: Int) -> UnsafeMutableBufferPointer<Float> {
+        let count = cascade_skinny_packed_count(Int32(columns), Int32(depth))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * 4, alignment: 64)
+            .bindMemory(to: Float.self)
+        cascade_skinny_pack(Int32(columns), Int32(depth), w, Int32(ldw), buffer.baseAddress!)
+        return buffer
+    }
+
     @Test func skinnyKernelMatchesOpenBLAS() throws {
         try #require(cascade_avx2_available() == 1, "this CPU has no AVX2/FMA; the kernel is never used here")
-        for rows in [1, 2, 3, 4, 5, 7, 16, 33] {
+        for rows in [1, 2, 3, 4, 5, 7, 8, 9, 12, 16, 33] {
             for columns in [1, 2, 3, 4, 5, 47, 48, 50] {
-                for depth in [1, 7, 8, 9, 31, 384] {
+                for depth in [1, 7, 8, 9, 15, 16, 17, 31, 384] {
                     let x = Self.values(rows * depth, seed: UInt64(rows * 1000 + depth))
                     let w = Self.values(columns * depth, seed: UInt64(columns * 7 + depth))
                     let y = Self.values(rows * columns, seed: 99)
+                    let packed = Self.packed(w, columns: columns, depth: depth, ldw: depth)
+                    defer { UnsafeMutableRawBufferPointer(packed).deallocate() }
                     var got = y
                     cascade_sgemm_nt_skinny(
-                        Int32(rows), Int32(columns), Int32(depth), x, Int32(depth), w, Int32(depth), &got,
+                        Int32(rows), Int32(columns), Int32(depth), x, Int32(depth), packed.baseAddress!, &got,
                         Int32(columns))
                     let expected = Self.reference(x, w, y, rows: rows, columns: columns, depth: depth)
                     let difference = Self.maxDifference(got, expected)
@@ -49,18 +60,30 @@ import Testing
         }
     }
 
-    /// Strided operands: a column slice of `y` and `w` inside bigger matrices, as the pool's tasks use them.
+    /// Strided operands and a column slice starting mid-matrix, as the pool's tasks use them: `x`
+    /// and `w` rows inside wider buffers, `y` a block of columns in a wider output whose other
+    /// cells must stay untouched, and the last row of `x` ending where its buffer ends.
     @Test func skinnyKernelOnSlices() throws {
         try #require(cascade_avx2_available() == 1)
-        let (rows, columns, depth, ld) = (6, 20, 40, 64)
-        let x = Self.values(rows * ld, seed: 1)
-        let w = Self.values(30 * ld, seed: 2)
+        let (rows, columns, depth, ld) = (6, 30, 41, 64)
+        let (first, count) = (9, 20)
+        let x = Self.values((rows - 1) * ld + depth, seed: 1)
+        let w = Self.values(columns * ld, seed: 2)
+        let packed = Self.packed(w, columns: columns, depth: depth, ldw: ld)
+        defer { UnsafeMutableRawBufferPointer(packed).deallocate() }
+        let panel = cascade_skinny_packed_count(3, Int32(depth))
         var y = [Float](repeating: 0.5, count: rows * 32)
-        cascade_sgemm_nt_skinny(Int32(rows), Int32(columns), Int32(depth), x, Int32(ld), w, Int32(ld), &y, 32)
+        y.withUnsafeMutableBufferPointer { y in
+            cascade_sgemm_nt_skinny(
+                Int32(rows), Int32(count), Int32(depth), x, Int32(ld), packed.baseAddress! + first / 3 * panel,
+                y.baseAddress! + 2, 32)
+        }
         for i in 0..<rows {
             for j in 0..<32 {
                 var expected: Float = 0.5
-                if j < columns { for p in 0..<depth { expected += x[i * ld + p] * w[j * ld + p] } }
+                if (2..<(2 + count)).contains(j) {
+                    for p in 0..<depth { expected += x[i * ld + p] * w[(first + j - 2) * ld + p] }
+                }
                 #expect(abs(y[i * 32 + j] - expected) < 1e-4, "y[\(i)][\(j)]")
             }
         }
@@ -69,27 +92,31 @@ import Testing
     @Test(arguments: [(1, 8), (7, 8), (100, 8), (600, 4), (4096, 2), (300, 1), (17, 3)])
     func tilesCoverEveryCellOnce(rows: Int, threads: Int) {
         for columns in [1, 5, 48, 384, 1152] {
-            let tiles = GemmTiles(rows: rows, columns: columns, threads: threads)
-            var hits = [Int](repeating: 0, count: rows * columns)
-            for task in 0..<tiles.count {
-                let (r, c) = tiles[task]
-                #expect(!r.isEmpty && !c.isEmpty)
-                for i in r { for j in c { hits[i * columns + j] += 1 } }
+            for packed in [false, true] {
+                let tiles = GemmTiles(rows: rows, columns: columns, threads: threads, packed: packed)
+                var hits = [Int](repeating: 0, count: rows * columns)
+                for task in 0..<tiles.count {
+                    let (r, c) = tiles[task]
+                    #expect(!r.isEmpty && !c.isEmpty)
+                    // The skinny kernel's slices must start on a panel of 3 packed columns.
+                    #expect(!tiles.skinny || c.lowerBound % 3 == 0)
+                    for i in r { for j in c { hits[i * columns + j] += 1 } }
+                }
+                #expect(hits.allSatisfy { $0 == 1 }, "rows \(rows) columns \(columns) threads \(threads)")
             }
-            #expect(hits.allSatisfy { $0 == 1 }, "rows \(rows) columns \(columns) threads \(threads)")
         }
     }
 
     /// `Linear` (bias, GELU, every tiling the row count picks) against OpenBLAS plus the bias
     /// and GELU written out.
-    @Test(arguments: [1, 16, 48, 49, 200, 700])
-    func linearMatchesReference(rows: Int) {
+    @Test(arguments: [1, 16, 48, 49, 200, 700], [false, true])
+    func linearMatchesReference(rows: Int, packed: Bool) {
         let (inFeatures, outFeatures) = (96, 200)
         let weight = Self.values(outFeatures * inFeatures, seed: 5)
         let bias = Self.values(outFeatures, seed: 6)
         let linear = Linear(
             weight: FloatTensor(owning: weight, shape: [outFeatures, inFeatures]),
-            bias: FloatTensor(owning: bias, shape: [outFeatures]))
+            bias: FloatTensor(owning: bias, shape: [outFeatures]), packForQueries: packed)
         let x = Self.values(rows * inFeatures, seed: UInt64(rows))
         let biasRows = (0..<rows).flatMap { _ in bias }
         let expected = Self.reference(x, weight, biasRows, rows: rows, columns: outFeatures, depth: inFeatures)
@@ -103,7 +130,7 @@ import Testing
             let want =
                 activation == .none
                 ? expected : expected.map { 0.5 * $0 * (1 + Float(erf(Double($0) / 2.0.squareRoot()))) }
-            #expect(Self.maxDifference(y, want) < 1e-4, "rows \(rows), \(activation)")
+            #expect(Self.maxDifference(y, want) < 1e-4, "rows \(rows), packed \(packed), \(activation)")
         }
     }
 }

@@ -7,11 +7,20 @@
 /// check by themselves and fall back to their portable versions); else 0.
 int cascade_avx2_available(void);
 
+/// How many floats `cascade_skinny_pack` writes for a `[columns, depth]` weight matrix.
+long cascade_skinny_packed_count(int columns, int depth);
+
+/// Copies `w` (`nn.Linear`'s `[out, in]` layout, rows `ldw` floats apart) into the layout
+/// `cascade_sgemm_nt_skinny` reads: panels of 3 rows, interleaved 8 floats at a time, zero-padded.
+/// `packed` must be 32-byte aligned and hold `cascade_skinny_packed_count` floats.
+void cascade_skinny_pack(int columns, int depth, const float *w, int ldw, float *packed);
+
 /// y[i][j] += sum over p < depth of x[i][p] * w[j][p], for i < rows, j < columns: `x · wᵀ` with
-/// `w` in `nn.Linear`'s own `[out, in]` layout, read in place. Rows are `ldx`, `ldw`, `ldy` floats
-/// apart. Only call when `cascade_avx2_available()` is 1.
-void cascade_sgemm_nt_skinny(int rows, int columns, int depth, const float *x, int ldx, const float *w, int ldw,
-                             float *y, int ldy);
+/// `w` packed by `cascade_skinny_pack`. A column slice starting at column `c` (a multiple of 3)
+/// passes `packed + (c / 3) * cascade_skinny_packed_count(3, depth)`. Rows are `ldx` and `ldy`
+/// floats apart. Only call when `cascade_avx2_available()` is 1.
+void cascade_sgemm_nt_skinny(int rows, int columns, int depth, const float *x, int ldx, const float *packed, float *y,
+                             int ldy);
 
 /// y = gelu(y), the exact (erf) GELU of `nn.functional.gelu`, on `rows` x `columns` floats whose
 /// rows are `stride` floats apart.
