@@ -15,10 +15,12 @@ struct Linear: Sendable {
 
     enum Activation { case none, gelu }
 
-    init(weight: FloatTensor, bias: FloatTensor, packForQueries: Bool = false) {
+    /// With an `arena` (a model that encodes queries) and an AVX2 CPU, the weights are also
+    /// packed for the skinny kernel.
+    init(weight: FloatTensor, bias: FloatTensor, packInto arena: PackingArena? = nil) {
         self.weight = weight
         self.bias = bias
-        packed = packForQueries && GemmTiles.avx2Available ? SkinnyWeights(weight) : nil
+        packed = arena.flatMap { GemmTiles.avx2Available ? SkinnyWeights(weight, in: $0) : nil }
     }
 
     /// `y[rows, out] = activation(x[rows, in] · weightᵀ + bias)` on the compute pool, one tile of
@@ -47,31 +49,6 @@ struct Linear: Sendable {
             }
             if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
         }
-    }
-}
-
-/// A weight matrix copied into the layout `cascade_sgemm_nt_skinny` reads (panels of 3 rows
-/// interleaved 8 floats at a time, see skinny.c), so that a query streams it linearly. It doubles
-/// the memory of the weights (42.5 MB more for all-MiniLM-L6-v2), so only the query encoder has it.
-final class SkinnyWeights: @unchecked Sendable {
-    private let storage: UnsafeMutablePointer<Float>
-    private let panelFloats: Int
-
-    init(_ weight: FloatTensor) {
-        let (n, k) = (Int32(weight.shape[0]), Int32(weight.shape[1]))
-        let count = cascade_skinny_packed_count(n, k)
-        storage = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.size, alignment: 64)
-            .bindMemory(to: Float.self, capacity: count)
-        cascade_skinny_pack(n, k, weight.pointer, k, storage)
-        panelFloats = cascade_skinny_packed_count(3, k)
-    }
-
-    deinit { UnsafeMutableRawPointer(storage).deallocate() }
-
-    /// The packed weights from column `column` on, a multiple of 3.
-    func columns(from column: Int) -> UnsafePointer<Float> {
-        precondition(column % 3 == 0, "skinny slices start on a panel")
-        return UnsafePointer(storage + column / 3 * panelFloats)
     }
 }
 

@@ -7,13 +7,13 @@ final class ModelLoader {
     let source: any WeightSource
     /// "bert." or "" for the encoder's own tensors; heads are looked up without it.
     let basePrefix: String
-    /// Whether linear layers also keep their weights in the skinny kernel's layout (a query encoder).
-    let packForQueries: Bool
+    /// Where linear layers also keep their weights in the skinny kernel's layout (a query encoder).
+    let packing: PackingArena?
     private var hasher = Hasher64()
 
     init(source: any WeightSource, family: ModelFamily, packForQueries: Bool = false) {
         self.source = source
-        self.packForQueries = packForQueries
+        packing = packForQueries ? PackingArena() : nil
         let prefixed = "\(family.rawValue).embeddings.word_embeddings.weight"
         basePrefix = source.info(prefixed) != nil ? "\(family.rawValue)." : ""
     }
@@ -39,7 +39,7 @@ final class ModelLoader {
         let prefix = base ? basePrefix : ""
         return Linear(
             weight: try head(prefix + name + ".weight", [outFeatures, inFeatures]),
-            bias: try head(prefix + name + ".bias", [outFeatures]), packForQueries: packForQueries)
+            bias: try head(prefix + name + ".bias", [outFeatures]), packInto: packing)
     }
 
     func layerNorm(_ name: String, size: Int, eps: Float) throws -> LayerNorm {
@@ -61,7 +61,7 @@ final class ModelLoader {
         }
         return Linear(
             weight: FloatTensor(owning: weight, shape: [names.count * outFeatures, inFeatures]),
-            bias: FloatTensor(owning: bias, shape: [names.count * outFeatures]), packForQueries: packForQueries)
+            bias: FloatTensor(owning: bias, shape: [names.count * outFeatures]), packInto: packing)
     }
 }
 

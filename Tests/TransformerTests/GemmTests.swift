@@ -89,6 +89,22 @@ import Testing
         }
     }
 
+    /// Pieces of the packing arena are aligned as the kernel's loads need and never overlap,
+    /// across chunks and for a piece bigger than a chunk.
+    @Test func packingArenaHandsOutDisjointAlignedPieces() {
+        let arena = PackingArena()
+        let sizes = [1, 17, 1 << 20, 3 << 20, (PackingArena.chunkBytes / 4) + 5, 1 << 20, 1 << 20, 100]
+        let pieces = sizes.map { arena.allocate(floats: $0) }
+        for (index, (piece, size)) in zip(pieces, sizes).enumerated() {
+            #expect(Int(bitPattern: piece) % 64 == 0, "piece \(index) at \(piece)")
+            piece.update(repeating: Float(index), count: size)
+        }
+        for (index, (piece, size)) in zip(pieces, sizes).enumerated() {
+            let values = UnsafeBufferPointer(start: piece, count: size)
+            #expect(values.allSatisfy { $0 == Float(index) }, "piece \(index) was overwritten")
+        }
+    }
+
     @Test(arguments: [(1, 8), (7, 8), (100, 8), (600, 4), (4096, 2), (300, 1), (17, 3)])
     func tilesCoverEveryCellOnce(rows: Int, threads: Int) {
         for columns in [1, 5, 48, 384, 1152] {
@@ -116,7 +132,7 @@ import Testing
         let bias = Self.values(outFeatures, seed: 6)
         let linear = Linear(
             weight: FloatTensor(owning: weight, shape: [outFeatures, inFeatures]),
-            bias: FloatTensor(owning: bias, shape: [outFeatures]), packForQueries: packed)
+            bias: FloatTensor(owning: bias, shape: [outFeatures]), packInto: packed ? PackingArena() : nil)
         let x = Self.values(rows * inFeatures, seed: UInt64(rows))
         let biasRows = (0..<rows).flatMap { _ in bias }
         let expected = Self.reference(x, weight, biasRows, rows: rows, columns: outFeatures, depth: inFeatures)
