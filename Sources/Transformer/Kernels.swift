@@ -20,7 +20,7 @@ struct Linear: Sendable {
     init(weight: FloatTensor, bias: FloatTensor, packInto arena: PackingArena? = nil) {
         self.weight = weight
         self.bias = bias
-        packed = arena.flatMap { GemmTiles.avx2Available ? SkinnyWeights(weight, in: $0) : nil }
+        packed = arena.flatMap { SkinnyWeights.cpuCanRun ? SkinnyWeights(weight, in: $0) : nil }
     }
 
     /// `y[rows, out] = activation(x[rows, in] · weightᵀ + bias)` on the compute pool, one tile of
@@ -62,7 +62,6 @@ struct Linear: Sendable {
 struct GemmTiles {
     /// Rows at or below which the skinny kernel beats OpenBLAS (measured with encoder-bench).
     static let skinnyRows = 48
-    static let avx2Available = cascade_avx2_available() != 0
 
     let rows: Int
     let columns: Int
