@@ -2,9 +2,11 @@
 # Encoder throughput (batch 32 x 128 tokens) and 16-token query latency: the Swift engine
 # (encoder-bench) against onnxruntime fp32 and PyTorch on the same model, inputs and thread count.
 # Usage: Benchmarks/encoder.sh [THREADS] [MODEL_DIR] [ROUNDS]
-#   (defaults: 2, .cache/models/all-MiniLM-L6-v2, 1). With several rounds the engines take turns
+#   (defaults: 2, .cache/models/all-MiniLM-L6-v2, 3). The engines take turns round by round
 #   (Swift, the peers, Swift, ...) and the summary gives each one's median and the per-round ratios:
 #   on a shared machine the speed drifts within minutes, and turns expose both sides to it alike.
+#   Each round times 1,000 queries per engine (about 4 s of Swift's), so that one slow second of
+#   the machine does not make the round's median.
 # Needs the reference venv (scripts/reference-env.sh; override with CASCADE_REF_PYTHON).
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for these runs only, as on a user's machine;
 # the OpenBLAS kernel that ran is printed. Run on a quiet machine: other jobs skew every number.
@@ -12,7 +14,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 threads=${1:-2}
 model=${2:-$root/.cache/models/all-MiniLM-L6-v2}
-rounds=${3:-1}
+rounds=${3:-3}
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "error: ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2; }
 python=${CASCADE_REF_PYTHON:-/tmp/cascade-ref/bin/python}
 [ -f "$model/config.json" ] || { echo "error: no model at $model (run scripts/fetch-model.sh)" >&2; exit 1; }

@@ -16,7 +16,7 @@ struct Options {
     var length = 128
     var queryLength = 16
     var runs = 10
-    var queryRuns = 300
+    var queryRuns = 1000
     var rerank = true
 
     init(_ arguments: [String]) {

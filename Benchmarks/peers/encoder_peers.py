@@ -55,7 +55,7 @@ def main():
     parser.add_argument("--length", type=int, default=128)
     parser.add_argument("--query-length", type=int, default=16)
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--query-runs", type=int, default=300)
+    parser.add_argument("--query-runs", type=int, default=1000)
     parser.add_argument("--engines", default="onnxruntime,pytorch")
     args = parser.parse_args()
 
