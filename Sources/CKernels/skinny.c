@@ -16,11 +16,6 @@
 
 #include "avx2.h"
 
-int cascade_avx2_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-
 static inline int padded_depth(int depth) { return (depth + 7) & ~7; }
 
 long cascade_skinny_packed_count(int columns, int depth) {

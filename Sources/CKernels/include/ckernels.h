@@ -3,9 +3,7 @@
 #ifndef CASCADE_CKERNELS_H
 #define CASCADE_CKERNELS_H
 
-/// 1 when this CPU has AVX2 and FMA, which `cascade_sgemm_nt_skinny` needs (GELU and softmax
-/// check by themselves and fall back to their portable versions); else 0.
-int cascade_avx2_available(void);
+#include "cpu.h"
 
 /// How many floats `cascade_skinny_pack` writes for a `[columns, depth]` weight matrix.
 long cascade_skinny_packed_count(int columns, int depth);
