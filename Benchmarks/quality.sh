@@ -16,6 +16,8 @@
 #                                         trained there first when absent, ~30 min)
 #        MODEL=DIR                        the retriever (default .cache/models/all-MiniLM-L6-v2)
 #        TRAIN_QUERIES=20000 TRAIN_TIME=1500   training queries made, training-loop seconds
+#        TRAIN_RUN_QUERIES=8000           training queries given hard negatives (more than 25
+#                                         minutes of 2 cores get through)
 #        CASCADE_REF_PYTHON=/tmp/cascade-ref/bin/python  (only needed to train the reranker)
 #        NICE="nice -n 10"                prefix for the heavy commands (set NICE= to time on a quiet machine)
 #
@@ -36,6 +38,7 @@ python=${CASCADE_REF_PYTHON:-/tmp/cascade-ref/bin/python}
 dataset_script=${DATASET_SCRIPT:-$root/../shared/datasets/debian_descriptions.py}
 train_queries=${TRAIN_QUERIES:-20000}
 train_time=${TRAIN_TIME:-1500}
+train_run_queries=${TRAIN_RUN_QUERIES:-8000}
 nice=${NICE-nice -n 10}
 [ -z "$limit" ] || [[ "$limit" =~ ^[1-9][0-9]*$ ]] || { echo "error: RERANK_LIMIT must be a positive integer" >&2; exit 2; }
 for k in $rerank_ks; do
@@ -105,9 +108,9 @@ train_reranker() {
   [ -x "$python" ] || { say "SKIP training: no reference python at $python (scripts/reference-env.sh)"; return 1; }
   local train_run=$data/train-dense.run
   if [ ! -s "$train_run" ]; then
-    say "hard negatives: dense top 50 of $(grep -c . "$data/queries.train.tsv") training queries -> $train_run"
+    say "hard negatives: dense top 50 of $train_run_queries training queries -> $train_run"
     run "$cascade" eval --store "$data/index-fp32" --model "$model" --queries "$data/queries.train.tsv" \
-      --qrels "$data/qrels.train.tsv" --retrieve-k 50 --run "$train_run.part" >&2
+      --qrels "$data/qrels.train.tsv" --limit "$train_run_queries" --retrieve-k 50 --run "$train_run.part" >&2
     mv "$train_run.part" "$train_run"
   fi
   say "training $reranker (log $reranker.log)"

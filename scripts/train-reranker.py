@@ -202,6 +202,7 @@ def main(argv=None):
     from transformers.utils import logging as hf_logging
 
     torch.set_num_threads(a.threads)
+    hf_logging.disable_progress_bar()  # the log is read as a file: progress is printed per step instead
     random.seed(a.seed)
     np.random.seed(a.seed)
     torch.manual_seed(a.seed)
