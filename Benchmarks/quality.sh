@@ -15,7 +15,8 @@
 #        RERANKER=DIR                     the cross-encoder (default DATA_DIR/reranker-minilm;
 #                                         trained there first when absent, ~30 min)
 #        MODEL=DIR                        the retriever (default .cache/models/all-MiniLM-L6-v2)
-#        TRAIN_QUERIES=20000 TRAIN_TIME=1500   training queries made, training-loop seconds
+#        TRAIN_QUERIES=20000 TRAIN_TIME=1500   training queries made, training-loop seconds (CPU
+#                                         seconds / 2: what it takes on 2 idle cores, on a shared machine too)
 #        TRAIN_RUN_QUERIES=8000           training queries given hard negatives (more than 25
 #                                         minutes of 2 cores get through)
 #        CASCADE_REF_PYTHON=/tmp/cascade-ref/bin/python  (only needed to train the reranker)
@@ -117,7 +118,7 @@ train_reranker() {
   rm -rf "$reranker.part"
   run "$python" "$root/scripts/train-reranker.py" --model "$model" --corpus "$data/corpus.jsonl" \
     --queries "$data/queries.train.tsv" --qrels "$data/qrels.train.tsv" --run "$train_run" \
-    --out "$reranker.part" --time-limit "$train_time" >"$reranker.log" 2>&1 || { tail -5 "$reranker.log" >&2; return 1; }
+    --out "$reranker.part" --time-limit "$train_time" --clock cpu >"$reranker.log" 2>&1 || { tail -5 "$reranker.log" >&2; return 1; }
   tail -1 "$reranker.log" >&2
   mv "$reranker.part" "$reranker"
 }
