@@ -287,6 +287,7 @@ def main(argv=None):
             fits = int(a.time_limit / (elapsed / step))
             if fits < total:
                 total = max(step, fits)
+                warmup = max(1, min(warmup, int(a.warmup * total)))
                 print(f"train: --time-limit {a.time_limit:.0f} s fits {total} of {planned} steps "
                       f"({elapsed / step:.2f} s a step so far)", flush=True)
         if step % a.log_every == 0 or step == total:
