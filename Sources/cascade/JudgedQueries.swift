@@ -23,11 +23,14 @@ struct PipelineOptions: ParsableArguments {
         var limits = Limits()
         limits.maxRetrieveK = max(limits.maxRetrieveK, maxRetrieveK)
         limits.maxTopN = max(limits.maxTopN, maxRetrieveK)
+        // Evaluation times each cutoff: scores cached from another cutoff's pass would hide its cost.
+        var scheduler = SchedulerSettings()
+        scheduler.rerankCacheBytes = 0
         return try Pipeline.open(
             index: URL(fileURLWithPath: store), retriever: URL(fileURLWithPath: model),
             reranker: reranker.map { URL(fileURLWithPath: $0) },
             rerankerHead: rerankerHead.map { URL(fileURLWithPath: $0) },
-            configuration: PipelineConfiguration(limits: limits), createIndex: false)
+            configuration: PipelineConfiguration(limits: limits, scheduler: scheduler), createIndex: false)
     }
 }
 
