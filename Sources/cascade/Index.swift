@@ -33,6 +33,15 @@ struct IndexCommand: ParsableCommand {
     @Option(help: "Passages per model batch and per transaction.")
     var batchSize = 32
 
+    @Option(
+        help:
+            "How a new store keeps the vectors it scans: fp32 (exact), fp16 or int8 (best candidates rescored from fp32)."
+    )
+    var codes: VectorCodes?
+
+    @Option(help: "Partition the store into N (spherical k-means) once indexed, for partitioned search.")
+    var partitions: Int?
+
     func run() throws {
         let clock = ContinuousClock()
         let started = clock.now
@@ -47,7 +56,9 @@ struct IndexCommand: ParsableCommand {
             printError("\(self.corpus): \(corpus.duplicateIds) repeated ids; the last line of each wins")
         }
         let retriever = try Retriever.load(directory: URL(fileURLWithPath: model))
-        let vectorStore = try VectorStore.open(at: URL(fileURLWithPath: store), model: retriever.storeModel)
+        let vectorStore = try VectorStore.open(
+            at: URL(fileURLWithPath: store), model: retriever.storeModel,
+            options: newStoreOptions(codes: codes, partitions: partitions))
         let builder = IndexBuilder(store: vectorStore, retriever: retriever, batchSize: batchSize)
         var lastReport = clock.now
         let result = try builder.run(corpus.records.map(\.passage)) { progress in
@@ -58,6 +69,7 @@ struct IndexCommand: ParsableCommand {
                 "index: \(progress.done)/\(progress.total) (\(String(format: "%.1f", progress.rate)) passages/s, \(eta))"
             )
         }
+        try partitionAfterBuild(vectorStore, partitions: partitions)
         let stats = try vectorStore.stats()
         printError(
             """
