@@ -77,13 +77,16 @@ public final class Pipeline: Sendable {
     public static func open(
         index: URL, retriever retrieverDirectory: URL, reranker rerankerDirectory: URL? = nil,
         rerankerHead: URL? = nil, configuration: PipelineConfiguration = PipelineConfiguration(),
-        createIndex: Bool = true, readOnly: Bool = false
+        createIndex: Bool = true, readOnly: Bool = false, retrieverPrecision: Precision = .fp32,
+        rerankerPrecision: Precision = .fp32
     ) throws -> Pipeline {
         guard (createIndex && !readOnly) || FileManager.default.fileExists(atPath: index.path) else {
             throw CascadeError.configuration("no index at \(index.path): build one with `cascade index`")
         }
-        let retriever = try Retriever.load(directory: retrieverDirectory)
-        let reranker = try rerankerDirectory.map { try Reranker.load(directory: $0, head: rerankerHead) }
+        let retriever = try Retriever.load(directory: retrieverDirectory, precision: retrieverPrecision)
+        let reranker = try rerankerDirectory.map {
+            try Reranker.load(directory: $0, head: rerankerHead, precision: rerankerPrecision)
+        }
         let store: VectorStore
         if FileManager.default.fileExists(atPath: index.path) {
             store = try VectorStore.open(existingAt: index, readOnly: readOnly)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cascade
 import Foundation
 import Indexing
+import Transformer
 import VectorStore
 
 struct IndexCommand: ParsableCommand {
@@ -30,6 +31,9 @@ struct IndexCommand: ParsableCommand {
     @Flag(help: "Refuse the corpus if any line is bad, before indexing anything.")
     var strict = false
 
+    @Option(help: "The retriever's linear layers: fp32, fp16 or int8 (quantized while loading).")
+    var precision: Precision = .fp32
+
     @Option(help: "Passages per model batch and per transaction.")
     var batchSize = 32
 
@@ -55,7 +59,8 @@ struct IndexCommand: ParsableCommand {
         if corpus.duplicateIds > 0 {
             printError("\(self.corpus): \(corpus.duplicateIds) repeated ids; the last line of each wins")
         }
-        let retriever = try Retriever.load(directory: URL(fileURLWithPath: model))
+        let retriever = try Retriever.load(directory: URL(fileURLWithPath: model), precision: precision)
+        printError("index: \(retriever.loadSummary)")
         let vectorStore = try VectorStore.open(
             at: URL(fileURLWithPath: store), model: retriever.storeModel,
             options: newStoreOptions(codes: codes, partitions: partitions))
