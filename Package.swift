@@ -44,7 +44,8 @@ let package = Package(
             name: "Transformer", dependencies: ["Tokenization", "Compute", "CKernels", "COpenBLAS"],
             swiftSettings: optimized),
         // Passages and vectors in one LMDB environment; exact top-k over the memory map.
-        .target(name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS", "Compute"], swiftSettings: optimized),
+        .target(
+            name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS", "Compute", "CKernels"], swiftSettings: optimized),
         // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
         .target(name: "Evaluation"),
         // The search pipeline: tokenize, encode, retrieve, fetch, rerank, merge; one model run at a time.
@@ -81,9 +82,9 @@ let package = Package(
         .executableTarget(
             name: "encoder-bench", dependencies: ["Compute", "Transformer", "Tokenization"],
             path: "Benchmarks/EncoderBench"),
-        // Exact-search latency of VectorStore against faiss (Benchmarks/search.sh).
+        // Search latency and recall of VectorStore's codes and partitions against faiss (Benchmarks/search.sh).
         .executableTarget(
-            name: "search-bench", dependencies: ["Compute", "VectorStore"], path: "Benchmarks/SearchBench"),
+            name: "search-bench", dependencies: ["Compute", "VectorStore", "CKernels"], path: "Benchmarks/SearchBench"),
         // A child process the VectorStore tests kill mid-write.
         .executableTarget(name: "store-writer", dependencies: ["VectorStore"], path: "Tests/StoreWriter"),
 
@@ -107,7 +108,7 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "CKernels", "COpenBLAS"]),
-        .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "store-writer"]),
+        .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "store-writer", "CKernels"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CascadeTests", dependencies: ["Cascade"]),
         .testTarget(name: "IndexingTests", dependencies: ["Indexing"]),

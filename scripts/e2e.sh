@@ -38,7 +38,7 @@ echo "== e2e: server on $address"
 echo "== e2e: Python grpcio client"
 Tests/PythonClient/run.sh --target "$address" || fail "the Python client's checks failed"
 
-echo "== e2e: cascade-bench (closed loop, open loop, sweep)"
+echo "== e2e: cascade-bench (closed loop, open loop, sweep, a mixed load with deadlines)"
 bench=("$bin/cascade-bench" --target "$address" --queries samples/debian-desc/queries.tsv --warmup 5)
 "${bench[@]}" --concurrency 2 --requests 40 --retrieve-k 100 --rerank-k 0 || fail "closed-loop bench failed"
 "${bench[@]}" --rate 20 --duration 2 --retrieve-k 50 --rerank-k 0 || fail "open-loop bench failed"
@@ -51,6 +51,15 @@ for run in runs:
     assert run["completed"] == 6 and run["failed"] == 0, run
 print("sweep:", ", ".join(
     f"{r['settings']['retrieveK']}:{r['settings']['rerankK']} p50 {r['latencyMicros']['p50'] / 1000:.1f} ms" for r in runs))
+PY
+"${bench[@]}" --mix "50:5@1,50:0@2" --duration 3 --deadline-ms 5000 --json >"$work/mix.json" || fail "mixed bench failed"
+python3 - "$work/mix.json" <<'PY' || fail "mixed-load JSON is not what cascade-bench promises"
+import json, sys
+runs = json.load(open(sys.argv[1]))["runs"]
+assert [r["settings"]["rerankK"] for r in runs] == [5, 0], runs
+for run in runs:
+    assert run["completed"] > 0 and run["deadlineMs"] == 5000 and 0 < run["goodput"] <= run["throughput"], run
+print("mix:", ", ".join(f"{r['settings']['rerankK']}: {r['goodput']:.1f} req/s on time" for r in runs))
 PY
 
 echo "== e2e: cascade eval against the server"

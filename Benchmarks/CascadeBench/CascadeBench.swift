@@ -18,6 +18,12 @@ struct CascadeBench: AsyncParsableCommand {
             shows its queueing instead of hiding it (coordinated omission corrected). At most \
             --max-outstanding requests are unanswered at once; the sender waits beyond that and the wait \
             counts in the latency. A run stops after --requests and/or --duration (200 requests if neither).
+
+            With --deadline-ms each call carries that deadline and the report adds goodput: calls that \
+            succeeded within it, per second. A closed-loop caller refused with RESOURCE_EXHAUSTED waits \
+            the server's grpc-retry-pushback-ms (at most 1 s) before its next call, as a gRPC client with \
+            retry throttling does (--no-pushback: retry at once). --mix runs several classes at once, \
+            e.g. "100:50@2,100:0@2" (2 callers each) or "100:0@50/s" (an open-loop rate), reported apart.
             """
     )
 
@@ -72,8 +78,17 @@ struct CascadeBench: AsyncParsableCommand {
     @Option(help: "Run the same load at each retrieve_k:rerank_k pair, e.g. \"100:0,100:10,200:20\".")
     var sweep: String?
 
-    @Option(help: "Per-request deadline in seconds.")
+    @Option(help: "Run classes at once, each retrieve_k:rerank_k@callers or @rate/s, e.g. \"100:50@2,100:0@2\".")
+    var mix: String?
+
+    @Option(help: "Each call's deadline in milliseconds; the report adds goodput (calls ok within it per second).")
+    var deadlineMs: Double?
+
+    @Option(help: "Seconds before a call is abandoned when it has no --deadline-ms.")
     var timeout: Double = 30
+
+    @Flag(help: "Closed loop: retry at once after RESOURCE_EXHAUSTED instead of waiting the server's pushback.")
+    var noPushback = false
 
     @Option(help: "Seed of the Poisson schedule.")
     var seed: UInt64 = 0x5EED
@@ -94,6 +109,9 @@ struct CascadeBench: AsyncParsableCommand {
         guard timeout.isFinite, timeout > 0 else {
             throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)")
         }
+        if let deadlineMs, !(deadlineMs.isFinite && deadlineMs > 0) {
+            throw ValidationError("--deadline-ms must be a positive number of milliseconds, got \(deadlineMs)")
+        }
     }
 
     func makePlan() throws(BenchError) -> BenchPlan {
@@ -109,6 +127,7 @@ struct CascadeBench: AsyncParsableCommand {
         options.rerankK = rerankK
         options.topN = topN
         options.sweep = sweep
+        options.mix = mix
         options.seed = seed
         return try BenchPlan(options)
     }
@@ -122,16 +141,22 @@ struct CascadeBench: AsyncParsableCommand {
                 ? .ipv6(address: endpoint.host, port: endpoint.port) : .dns(host: endpoint.host, port: endpoint.port),
             transportSecurity: transportSecurity()
         )
+        let deadlineNanos = deadlineMs.map { UInt64($0 * 1e6) }
         let reports = try await withGRPCClient(transport: transport) { grpc in
             let client = Cascade_V1_Cascade.Client(wrapping: grpc)
             await describeServer(client, endpoint: endpoint, queryCount: queryList.count)
+            if !plan.mix.isEmpty {
+                return try await runMix(plan, client: client, queries: queryList, deadlineNanos: deadlineNanos)
+            }
             var reports: [RunReport] = []
             for settings in plan.settings {
-                let send = makeSender(client, settings: settings)
+                let send = makeSender(client, settings: settings, shape: plan.shape)
                 if let warmupBounds = plan.warmupBounds {
                     _ = await runLoad(shape: plan.shape, bounds: warmupBounds, queries: queryList, send: send)
                 }
-                let recorder = await runLoad(shape: plan.shape, bounds: plan.bounds, queries: queryList, send: send)
+                let recorder = await runLoad(
+                    shape: plan.shape, bounds: plan.bounds, queries: queryList, deadlineNanos: deadlineNanos,
+                    send: send)
                 let report = RunReport(shape: plan.shape, settings: settings, recorder: recorder)
                 if !json {
                     print(report.formatted() + "\n")
@@ -141,7 +166,11 @@ struct CascadeBench: AsyncParsableCommand {
             return reports
         }
         if json {
-            print(plan.isSweep ? try jsonText(SweepReport(runs: reports)) : try jsonText(reports[0]))
+            if !plan.mix.isEmpty {
+                print(try jsonText(MixReport(runs: reports)))
+            } else {
+                print(plan.isSweep ? try jsonText(SweepReport(runs: reports)) : try jsonText(reports[0]))
+            }
         } else if plan.isSweep {
             print("sweep:\n" + SweepReport(runs: reports).formatted())
         }
@@ -150,6 +179,34 @@ struct CascadeBench: AsyncParsableCommand {
             let errors = reports.flatMap(\.errors).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             throw BenchError("no request succeeded (\(errors))")
         }
+    }
+
+    /// Every class of a mixed load at once (after a shared warm-up), one report each.
+    private func runMix(
+        _ plan: BenchPlan, client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, queries: [BenchQuery],
+        deadlineNanos: UInt64?
+    ) async throws -> [RunReport] {
+        let reports = await withTaskGroup(of: (Int, RunReport).self) { group in
+            for (index, mixClass) in plan.mix.enumerated() {
+                let send = makeSender(client, settings: mixClass.settings, shape: mixClass.shape)
+                group.addTask {
+                    if let warmupBounds = plan.warmupBounds {
+                        _ = await runLoad(shape: mixClass.shape, bounds: warmupBounds, queries: queries, send: send)
+                    }
+                    let recorder = await runLoad(
+                        shape: mixClass.shape, bounds: plan.bounds, queries: queries, deadlineNanos: deadlineNanos,
+                        send: send)
+                    return (index, RunReport(shape: mixClass.shape, settings: mixClass.settings, recorder: recorder))
+                }
+            }
+            return await group.reduce(into: [(Int, RunReport)]()) { $0.append($1) }.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        if !json {
+            for (mixClass, report) in zip(plan.mix, reports) {
+                print("class \(mixClass.label):\n" + report.formatted() + "\n")
+            }
+        }
+        return reports
     }
 
     private func transportSecurity() -> HTTP2ClientTransport.Posix.TransportSecurity {
@@ -162,15 +219,18 @@ struct CascadeBench: AsyncParsableCommand {
     }
 
     private func makeSender(
-        _ client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, settings: SearchSettings
+        _ client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, settings: SearchSettings, shape: LoadShape
     ) -> SendQuery {
         var metadata = Metadata()
         if let apiKey {
             metadata.addString("Bearer \(apiKey)", forKey: "authorization")
         }
         var options = CallOptions.defaults
-        options.timeout = .milliseconds(Int64(timeout * 1000))
+        options.timeout = .milliseconds(Int64(deadlineMs ?? timeout * 1000))
         let includeText = includeText
+        // Only a closed-loop caller backs off: an open loop's arrivals do not depend on answers.
+        let backOff: Bool
+        if case .closed = shape { backOff = !noPushback } else { backOff = false }
         return { [metadata, options] query in
             var request = Cascade_V1_SearchRequest()
             request.query = query.text
@@ -187,7 +247,14 @@ struct CascadeBench: AsyncParsableCommand {
                         queue: t.queueUs, tokenize: t.tokenizeUs, encode: t.encodeUs, retrieve: t.retrieveUs,
                         fetch: t.fetchUs, rerank: t.rerankUs, total: t.totalUs))
             } catch let error as RPCError {
-                return .failure(code: StatusCodes.name(error.code.rawValue))
+                var backOffNanos: UInt64 = 0
+                if backOff, error.code == .resourceExhausted,
+                    let pushback = error.metadata[stringValues: "grpc-retry-pushback-ms"].first(where: { _ in true }),
+                    let milliseconds = UInt64(pushback)
+                {
+                    backOffNanos = min(milliseconds, 1000) * 1_000_000
+                }
+                return .failure(code: StatusCodes.name(error.code.rawValue), backOffNanos: backOffNanos)
             } catch {
                 return .failure(code: "CLIENT_ERROR")
             }

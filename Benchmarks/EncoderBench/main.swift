@@ -1,6 +1,8 @@
 // Encoder throughput and latency on a real checkpoint (default all-MiniLM-L6-v2):
 //   encoder-bench [--model DIR] [--threads N] [--batch B] [--length L] [--query-length Q] [--runs R]
-//                 [--query-runs R] [--no-rerank]
+//                 [--query-runs R] [--no-rerank] [--precisions fp32,fp16,int8]
+// Each precision is loaded in turn (the previous model freed first) and measured alike; one JSON
+// line per precision, engine "swift-<precision>", with its kernel path and load time.
 // Inputs are synthetic token ids from a formula shared with Benchmarks/peers/encoder_peers.py, so both
 // sides encode exactly the same batch. Prints a human line per measure and one JSON line at the end.
 import Compute
@@ -18,6 +20,7 @@ struct Options {
     var runs = 10
     var queryRuns = 1000
     var rerank = true
+    var precisions: [Precision] = [.fp32]
 
     init(_ arguments: [String]) {
         var i = 0
@@ -41,6 +44,12 @@ struct Options {
             case "--runs": runs = int()
             case "--query-runs": queryRuns = int()
             case "--no-rerank": rerank = false
+            case "--precisions":
+                do {
+                    precisions = try value().split(separator: ",").map { try Precision(parsing: String($0)) }
+                } catch {
+                    fail("\(error)")
+                }
             default: fail("unknown argument \(arguments[i])")
             }
             i += 1
@@ -75,16 +84,21 @@ func median(_ values: [Double]) -> Double {
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 setComputeThreads(options.threads)
-let encoder: SentenceEncoder
-do {
-    encoder = try SentenceEncoder(directory: URL(fileURLWithPath: options.model))
-} catch {
-    fail("\(error)")
-}
-
 let batch = TokenBatch((0..<options.batch).map { syntheticEncoding(row: $0, length: options.length) })
 let query = TokenBatch([syntheticEncoding(row: 0, length: options.queryLength)])
-do {
+// Re-ranking: 20 (query, passage) pairs of 160 tokens through the MiniLM encoder under the
+// seeded test head (a real cross-encoder of the same shape costs the same).
+let head = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/Transformer/minilm-head/model.safetensors")
+let pairs = TokenBatch(
+    (0..<20).map { row in
+        var encoding = syntheticEncoding(row: row, length: 160)
+        for i in 12..<160 { encoding.typeIds[i] = 1 }
+        return encoding
+    })
+
+func measure(_ precision: Precision) throws {
+    let encoder = try SentenceEncoder(directory: URL(fileURLWithPath: options.model), precision: precision)
     for _ in 0..<2 { _ = try encoder.embed(batch) }
     var batchTimes: [Double] = []
     for _ in 0..<options.runs { batchTimes.append(try seconds { _ = try encoder.embed(batch) }) }
@@ -92,42 +106,40 @@ do {
     var queryTimes: [Double] = []
     for _ in 0..<options.queryRuns { queryTimes.append(try seconds { _ = try encoder.embed(query) }) }
 
-    // Re-ranking: 20 (query, passage) pairs of 160 tokens through the MiniLM encoder under the
-    // seeded test head (a real cross-encoder of the same shape costs the same).
-    let head = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/Transformer/minilm-head/model.safetensors")
     var rerankMs: Double?
     if options.rerank, FileManager.default.fileExists(atPath: head.path) {
         let crossEncoder = try CrossEncoder(
-            encoderDirectory: URL(fileURLWithPath: options.model), head: SafetensorsFile(path: head.path))
-        let pairs = TokenBatch(
-            (0..<20).map { row in
-                var encoding = syntheticEncoding(row: row, length: 160)
-                for i in 12..<160 { encoding.typeIds[i] = 1 }
-                return encoding
-            })
+            encoderDirectory: URL(fileURLWithPath: options.model), head: SafetensorsFile(path: head.path),
+            precision: precision)
         _ = try crossEncoder.score(pairs)
         var times: [Double] = []
         for _ in 0..<options.runs { times.append(try seconds { _ = try crossEncoder.score(pairs) }) }
         rerankMs = median(times) * 1000
         print(
-            String(format: "swift cross-encoder: 20 pairs x 160 tokens %.1f ms (median of %d)", rerankMs!, options.runs)
-        )
+            String(
+                format: "swift-%@ cross-encoder: 20 pairs x 160 tokens %.1f ms (median of %d)", precision.rawValue,
+                rerankMs!, options.runs))
     }
 
     let tokens = Double(options.batch * options.length)
     let throughput = tokens / median(batchTimes)
     let latency = median(queryTimes) * 1000
     print(
-        "swift \(encoder.architecture) \(options.batch)x\(options.length), \(options.threads) threads, "
+        "swift-\(precision.rawValue) (\(encoder.kernelPath), loaded in \(String(format: "%.2f", encoder.loadSeconds)) s) "
+            + "\(encoder.architecture) \(options.batch)x\(options.length), \(options.threads) threads, "
             + "OpenBLAS \(computeKernelName): \(Int(throughput)) tokens/s (median of \(options.runs)), "
             + String(format: "%d-token query %.3f ms (median of %d)", options.queryLength, latency, options.queryRuns))
     var json: [String: Any] = [
-        "engine": "swift", "kernel": computeKernelName, "threads": options.threads,
-        "tokens_per_s": throughput, "query_ms": latency,
+        "engine": "swift-\(precision.rawValue)", "kernel": computeKernelName, "kernel_path": encoder.kernelPath,
+        "threads": options.threads, "tokens_per_s": throughput, "query_ms": latency,
+        "load_s": encoder.loadSeconds,
     ]
     if let rerankMs { json["rerank_20x160_ms"] = rerankMs }
     print(String(data: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), encoding: .utf8)!)
+}
+
+do {
+    for precision in options.precisions { try measure(precision) }
 } catch {
     fail("\(error)")
 }

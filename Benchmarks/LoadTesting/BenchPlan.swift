@@ -11,6 +11,7 @@ public struct BenchOptions: Sendable {
     public var rerankK: UInt32?
     public var topN: UInt32?
     public var sweep: String?
+    public var mix: String?
     public var seed: UInt64 = 0x5EED
 
     public init() {}
@@ -27,8 +28,21 @@ public struct BenchPlan: Equatable, Sendable {
     /// One entry, or one per sweep item; each runs the same load.
     public var settings: [SearchSettings]
     public var isSweep: Bool
+    /// A mixed load: classes run at the same time, each reported apart (empty otherwise).
+    public var mix: [MixClass] = []
 
     public init(_ options: BenchOptions) throws(BenchError) {
+        if options.mix != nil {
+            let clashing = [
+                ("--concurrency", options.concurrency != nil), ("--rate", options.rate != nil),
+                ("--sweep", options.sweep != nil), ("--retrieve-k", options.retrieveK != nil),
+                ("--rerank-k", options.rerankK != nil),
+            ].filter(\.1).map(\.0)
+            if !clashing.isEmpty {
+                throw BenchError(
+                    "--mix sets each class's cutoffs and load itself: drop \(clashing.joined(separator: ", "))")
+            }
+        }
         if options.concurrency != nil, options.rate != nil {
             throw BenchError(
                 "--concurrency (closed loop) and --rate (open loop) exclude each other: give one of them")
@@ -77,6 +91,10 @@ public struct BenchPlan: Equatable, Sendable {
         } else {
             settings = [SearchSettings(retrieveK: options.retrieveK, rerankK: options.rerankK)]
             isSweep = false
+        }
+        if let mix = options.mix {
+            self.mix = try Mix.parse(mix, maxOutstanding: options.maxOutstanding, seed: options.seed)
+            for index in self.mix.indices { self.mix[index].settings.topN = options.topN }
         }
         for index in settings.indices {
             settings[index].topN = options.topN

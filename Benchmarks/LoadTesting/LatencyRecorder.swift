@@ -13,10 +13,18 @@ public struct LatencyRecorder: Sendable {
     /// Failed requests by gRPC status code name.
     public private(set) var errors: [String: Int] = [:]
     public private(set) var completed = 0
+    /// Successful requests answered within `deadlineNanos` of being sent (all of them without one).
+    public private(set) var onTime = 0
+    /// Failed requests, from the actual send to the error: how fast refusals come back.
+    public private(set) var failureService = LatencyRecorder.makeHistogram()
     /// When the last request of the run answered, in nanoseconds from its start.
     public private(set) var lastDone: UInt64 = 0
+    /// Each request's own deadline (`--deadline-ms`), measured from its actual send, as gRPC's is.
+    public let deadlineNanos: UInt64?
 
-    public init() {}
+    public init(deadlineNanos: UInt64? = nil) {
+        self.deadlineNanos = deadlineNanos
+    }
 
     public var failed: Int { errors.values.reduce(0, +) }
     public var sent: Int { completed + failed }
@@ -28,13 +36,15 @@ public struct LatencyRecorder: Sendable {
         switch sample.outcome {
         case .success(let timings):
             completed += 1
+            if sample.serviceNanos <= deadlineNanos ?? .max { onTime += 1 }
             Self.record(&latency, micros: sample.latencyNanos / 1000)
             Self.record(&service, micros: sample.serviceNanos / 1000)
             for stage in Stage.allCases {
                 Self.record(&stages[stage, default: Self.makeHistogram()], micros: timings[stage])
             }
-        case .failure(let code):
+        case .failure(let code, _):
             errors[code, default: 0] += 1
+            Self.record(&failureService, micros: sample.serviceNanos / 1000)
         }
     }
 
@@ -45,7 +55,9 @@ public struct LatencyRecorder: Sendable {
             stages[stage, default: Self.makeHistogram()].add(histogram)
         }
         errors.merge(other.errors, uniquingKeysWith: +)
+        failureService.add(other.failureService)
         completed += other.completed
+        onTime += other.onTime
         lastDone = max(lastDone, other.lastDone)
     }
 

@@ -34,11 +34,12 @@ public typealias SendQuery = @Sendable (BenchQuery) async -> Outcome
 /// Queries are used round-robin. Every request it starts is awaited before it returns, so the
 /// caller's per-request deadline is what bounds a run against a dead server.
 public func runLoad(
-    shape: LoadShape, bounds: LoadBounds, queries: [BenchQuery], send: @escaping SendQuery
+    shape: LoadShape, bounds: LoadBounds, queries: [BenchQuery], deadlineNanos: UInt64? = nil,
+    send: @escaping SendQuery
 ) async -> LatencyRecorder {
     precondition(!queries.isEmpty, "runLoad needs at least one query")
     precondition(bounds.requests != nil || bounds.durationNanos != nil, "runLoad needs a request count or duration")
-    let run = RunState()
+    let run = RunState(deadlineNanos: deadlineNanos)
     switch shape {
     case .closed(let concurrency):
         await runClosed(concurrency: concurrency, bounds: bounds, queries: queries, send: send, run: run)
@@ -53,11 +54,12 @@ public func runLoad(
 private final class RunState: Sendable {
     let clock = ContinuousClock()
     let start: ContinuousClock.Instant
-    let recorder = Mutex(LatencyRecorder())
+    let recorder: Mutex<LatencyRecorder>
     let issued = Atomic<Int>(0)
 
-    init() {
+    init(deadlineNanos: UInt64?) {
         start = clock.now
+        recorder = Mutex(LatencyRecorder(deadlineNanos: deadlineNanos))
     }
 
     func elapsedNanos() -> UInt64 {
@@ -65,12 +67,16 @@ private final class RunState: Sendable {
         return UInt64(elapsed.seconds) * 1_000_000_000 + UInt64(elapsed.attoseconds / 1_000_000_000)
     }
 
-    func timedSend(_ query: BenchQuery, intended: UInt64?, send: SendQuery) async {
+    /// Returns how long the caller should back off before its next call.
+    @discardableResult
+    func timedSend(_ query: BenchQuery, intended: UInt64?, send: SendQuery) async -> UInt64 {
         let sent = elapsedNanos()
         let outcome = await send(query)
         let done = elapsedNanos()
         let sample = Sample(intended: intended ?? sent, sent: sent, done: done, outcome: outcome)
         recorder.withLock { $0.record(sample) }
+        if case .failure(_, let backOff) = outcome { return backOff }
+        return 0
     }
 }
 
@@ -84,7 +90,8 @@ private func runClosed(
                     if let limit = bounds.durationNanos, run.elapsedNanos() >= limit { return }
                     let index = run.issued.wrappingAdd(1, ordering: .relaxed).oldValue
                     if let limit = bounds.requests, index >= limit { return }
-                    await run.timedSend(queries[index % queries.count], intended: nil, send: send)
+                    let backOff = await run.timedSend(queries[index % queries.count], intended: nil, send: send)
+                    if backOff > 0 { try? await Task.sleep(for: .nanoseconds(Int64(clamping: backOff))) }
                 }
             }
         }

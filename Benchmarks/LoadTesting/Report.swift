@@ -42,6 +42,12 @@ public struct RunReport: Equatable, Codable, Sendable {
     public var durationSeconds: Double
     /// Completed (successful) requests per second of the run.
     public var throughput: Double
+    /// Each request's deadline in milliseconds (`--deadline-ms`), if it had one.
+    public var deadlineMs: Double?
+    /// Successful requests answered within their deadline, per second of the run.
+    public var goodput: Double
+    /// Failed requests, from the send to the error (how fast refusals come back).
+    public var failureMicros: LatencySummary
     /// Successful requests, from the intended send time (equal to the send time in a closed loop).
     public var latencyMicros: LatencySummary
     /// Successful requests, from the actual send time: what a naive open-loop benchmark reports.
@@ -67,6 +73,9 @@ public struct RunReport: Equatable, Codable, Sendable {
         errors = recorder.errors
         durationSeconds = Double(recorder.lastDone) / 1e9
         throughput = durationSeconds > 0 ? Double(recorder.completed) / durationSeconds : 0
+        deadlineMs = recorder.deadlineNanos.map { Double($0) / 1e6 }
+        goodput = durationSeconds > 0 ? Double(recorder.onTime) / durationSeconds : 0
+        failureMicros = LatencySummary(recorder.failureService)
         latencyMicros = LatencySummary(recorder.latency)
         serviceMicros = LatencySummary(recorder.service)
         stageMicros = Dictionary(
@@ -90,18 +99,25 @@ public struct RunReport: Equatable, Codable, Sendable {
         lines.append(
             "requests: \(sent) sent, \(completed) ok, \(failed) failed in "
                 + String(format: "%.2f s: %.1f req/s", durationSeconds, throughput))
+        if let deadlineMs {
+            lines.append(
+                String(format: "goodput: %.1f req/s ok within their %g ms deadline", goodput, deadlineMs))
+        }
         let header = ["", "p50", "p90", "p99", "p99.9", "max", "mean"]
         var rows: [[String]] = [header]
         rows.append(Self.row("latency", latencyMicros))
         if mode == "open" {
             rows.append(Self.row("service (uncorrected)", serviceMicros))
         }
+        if failed > 0 {
+            rows.append(Self.row("failed calls", failureMicros))
+        }
         for stage in Stage.allCases {
             if let summary = stageMicros[stage.rawValue] {
                 rows.append(Self.row(stage == .total ? "server total" : "  \(stage.rawValue)", summary))
             }
         }
-        lines.append("latency (ms, successful requests):")
+        lines.append("latency (ms, successful requests; failed calls apart):")
         lines.append(contentsOf: Table.render(rows))
         if !errors.isEmpty {
             lines.append(
@@ -136,6 +152,15 @@ public struct SweepReport: Equatable, Codable, Sendable {
             ])
         }
         return Table.render(rows).joined(separator: "\n")
+    }
+}
+
+/// The classes of a mixed load, each measured apart.
+public struct MixReport: Equatable, Codable, Sendable {
+    public var runs: [RunReport]
+
+    public init(runs: [RunReport]) {
+        self.runs = runs
     }
 }
 

@@ -43,7 +43,9 @@ public enum Stage: String, CaseIterable, Codable, Sendable {
 /// (`UNAVAILABLE`, `RESOURCE_EXHAUSTED`, ...).
 public enum Outcome: Equatable, Sendable {
     case success(StageTimings)
-    case failure(code: String)
+    /// `backOffNanos`: how long a closed-loop caller waits before its next call (the server's
+    /// retry pushback); not part of this call's time.
+    case failure(code: String, backOffNanos: UInt64 = 0)
 }
 
 /// One request's times, in nanoseconds from the start of its run.

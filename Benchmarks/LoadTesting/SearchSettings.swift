@@ -72,6 +72,62 @@ public enum Sweep {
     }
 }
 
+/// One class of a mixed load: its cutoffs and how its requests are offered.
+public struct MixClass: Equatable, Sendable {
+    public var settings: SearchSettings
+    public var shape: LoadShape
+
+    /// "100:50@2" (2 callers) or "100:0@50/s" (50 requests per second).
+    public var label: String {
+        switch shape {
+        case .closed(let callers): return "\(settings.label)@\(callers)"
+        case .open(let schedule, _): return "\(settings.label)@\(String(format: "%g", schedule.rate))/s"
+        }
+    }
+}
+
+/// A mixed load: `"100:50@2,100:0@2"`, each item `retrieve_k:rerank_k@N` for N closed-loop
+/// callers or `retrieve_k:rerank_k@R/s` for R requests per second (Poisson), all classes at once.
+public enum Mix {
+    public static func parse(_ text: String, maxOutstanding: Int, seed: UInt64) throws(BenchError) -> [MixClass] {
+        var classes: [MixClass] = []
+        let items = text.trimmingSpaces.split(separator: ",", omittingEmptySubsequences: false)
+        guard items.count >= 2 else {
+            throw BenchError("--mix needs two or more classes, e.g. \"100:50@2,100:0@2\"")
+        }
+        for (index, rawItem) in items.enumerated() {
+            let item = String(rawItem).trimmingSpaces
+            let position = "--mix item \(index + 1) (\"\(item)\")"
+            let parts = item.split(separator: "@", omittingEmptySubsequences: false)
+            guard parts.count == 2 else {
+                throw BenchError("\(position) must be retrieve_k:rerank_k@callers or @rate/s, e.g. 100:50@2")
+            }
+            let settings: SearchSettings
+            do {
+                settings = try Sweep.parse(String(parts[0]))[0]
+            } catch {
+                throw BenchError("\(position): \(error.message.replacing("--sweep item 1", with: "cutoffs"))")
+            }
+            let load = parts[1].trimmingSpaces
+            let shape: LoadShape
+            if load.hasSuffix("/s") {
+                guard let rate = Double(load.dropLast(2)), rate > 0, rate.isFinite else {
+                    throw BenchError("\(position): \"\(load)\" is not a positive rate such as 20/s")
+                }
+                let schedule = try ArrivalSchedule(rate: rate, arrivals: .poisson, seed: seed &+ UInt64(index))
+                shape = .open(schedule: schedule, maxOutstanding: maxOutstanding)
+            } else {
+                guard let callers = Int(load), (1...10_000).contains(callers) else {
+                    throw BenchError("\(position): \"\(load)\" is not a caller count from 1 to 10000")
+                }
+                shape = .closed(concurrency: callers)
+            }
+            classes.append(MixClass(settings: settings, shape: shape))
+        }
+        return classes
+    }
+}
+
 extension StringProtocol {
     var trimmingSpaces: String {
         var slice = Substring(self)

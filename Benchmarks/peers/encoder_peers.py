@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Peers for Benchmarks/EncoderBench: onnxruntime fp32 and PyTorch on the same model, inputs and threads.
+"""Peers for Benchmarks/EncoderBench: onnxruntime fp32 and int8 and PyTorch on the same model, inputs and threads.
 
 Needs: torch==2.15.0 transformers==5.24.0 onnx==1.23.2 onnxruntime==1.32.0 numpy==2.4.6
 (the venv made by scripts/reference-env.sh). Usually run through Benchmarks/encoder.sh; by hand:
@@ -56,7 +56,7 @@ def main():
     parser.add_argument("--query-length", type=int, default=16)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--query-runs", type=int, default=1000)
-    parser.add_argument("--engines", default="onnxruntime,pytorch")
+    parser.add_argument("--engines", default="onnxruntime,onnxruntime-int8,pytorch")
     args = parser.parse_args()
 
     import torch
@@ -70,7 +70,7 @@ def main():
     tokens = args.batch * args.length
     results = []
 
-    if "onnxruntime" in args.engines:
+    if "onnxruntime" in args.engines.split(","):
         import onnxruntime as ort
 
         class Wrapper(torch.nn.Module):
@@ -105,7 +105,20 @@ def main():
         run = lambda ids, mask: session.run(None, {"input_ids": ids, "attention_mask": mask})
         results.append(("onnxruntime-fp32", *measure(run, batch, query, args.runs, args.query_runs)))
 
-    if "pytorch" in args.engines:
+        if "onnxruntime-int8" in args.engines.split(","):
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantized = path.replace(".onnx", "-int8.onnx")
+            quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
+            session8 = ort.InferenceSession(quantized, options, providers=["CPUExecutionProvider"])
+            got = session8.run(None, {"input_ids": query[0], "attention_mask": query[1]})[0][0, 0]
+            want = expected.numpy()[0, 0]
+            similarity = float(np.dot(got, want) / (np.linalg.norm(got) * np.linalg.norm(want)))
+            assert similarity > 0.95, f"onnxruntime int8 [CLS] state has cosine {similarity} to PyTorch fp32"
+            run8 = lambda ids, mask: session8.run(None, {"input_ids": ids, "attention_mask": mask})
+            results.append(("onnxruntime-int8", *measure(run8, batch, query, args.runs, args.query_runs)))
+
+    if "pytorch" in args.engines.split(","):
         def run(ids, mask):
             with torch.inference_mode():
                 model(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask))

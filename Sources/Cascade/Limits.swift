@@ -14,14 +14,20 @@ public struct Limits: Sendable, Equatable, Codable {
     public var maxEmbedTexts = 256
     public var maxUpsertPassages = 1024
     public var maxDeleteIds = 10000
-    /// Model runs allowed to wait; one more is refused as overload.
+    /// Requests admitted to the model scheduler at once; one more is refused as overload.
     public var queueCapacity = 64
+    /// Cross-encoder tokens one request may send (a Rerank's pairs, a search's rerank_k pairs):
+    /// about 200 pairs of 160 tokens, some 6 s of a MiniLM-L6 cross-encoder on 2 cores.
+    public var maxRerankTokens = 32768
+    /// Bi-encoder tokens one Embed or Upsert may send: 512 texts at all-MiniLM-L6-v2's 256.
+    public var maxEncodeTokens = 131072
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
         case maxRetrieveK, maxRerankK, maxTopN, maxQueryBytes, maxTextBytes, maxIdBytes
         case maxRerankPassages, maxEmbedTexts, maxUpsertPassages, maxDeleteIds, queueCapacity
+        case maxRerankTokens, maxEncodeTokens
     }
 
     /// Missing keys keep their defaults, so a config file names only what it changes.
@@ -42,6 +48,8 @@ public struct Limits: Sendable, Equatable, Codable {
         try take(.maxUpsertPassages, &maxUpsertPassages)
         try take(.maxDeleteIds, &maxDeleteIds)
         try take(.queueCapacity, &queueCapacity)
+        try take(.maxRerankTokens, &maxRerankTokens)
+        try take(.maxEncodeTokens, &maxEncodeTokens)
     }
 
     /// Refuses limits no request could meet. `prefix` names the config section in messages.
@@ -51,7 +59,8 @@ public struct Limits: Sendable, Equatable, Codable {
             ("max_query_bytes", maxQueryBytes), ("max_text_bytes", maxTextBytes), ("max_id_bytes", maxIdBytes),
             ("max_rerank_passages", maxRerankPassages), ("max_embed_texts", maxEmbedTexts),
             ("max_upsert_passages", maxUpsertPassages), ("max_delete_ids", maxDeleteIds),
-            ("queue_capacity", queueCapacity),
+            ("queue_capacity", queueCapacity), ("max_rerank_tokens", maxRerankTokens),
+            ("max_encode_tokens", maxEncodeTokens),
         ]
         for (name, value) in all where value < 1 {
             throw CascadeError.configuration("\(prefix).\(name) must be at least 1 (got \(value))")

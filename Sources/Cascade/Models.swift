@@ -43,12 +43,13 @@ public struct Retriever: Sendable {
         self.maxLength = min(maxLength ?? tokenizer.maxLength, tokenizer.maxLength)
     }
 
-    /// Loads a Hugging Face / sentence-transformers folder. `pooling` overrides what the folder says.
-    public static func load(directory: URL, pooling: Pooling? = nil) throws -> Retriever {
+    /// Loads a Hugging Face / sentence-transformers folder. `pooling` overrides what the folder says;
+    /// `precision` is the linear layers' (quantized while loading).
+    public static func load(directory: URL, pooling: Pooling? = nil, precision: Precision = .fp32) throws -> Retriever {
         Retriever(
             name: directory.standardizedFileURL.lastPathComponent,
             tokenizer: try BertTokenizer(directory: directory),
-            encoder: try SentenceEncoder(directory: directory, pooling: pooling),
+            encoder: try SentenceEncoder(directory: directory, pooling: pooling, precision: precision),
             maxLength: sentenceTransformersMaxLength(in: directory))
     }
 
@@ -95,12 +96,15 @@ public struct Reranker: Sendable {
     /// A cross-encoder folder, or with `head`, an encoder folder (e.g. a bare `BertModel`) under
     /// the classification head in that safetensors file (`classifier.*`, and `pooler.*` or
     /// `pre_classifier.*` where the folder lacks them).
-    public static func load(directory: URL, head: URL? = nil, maxLength: Int? = nil) throws -> Reranker {
+    public static func load(
+        directory: URL, head: URL? = nil, maxLength: Int? = nil, precision: Precision = .fp32
+    ) throws -> Reranker {
         let encoder: CrossEncoder
         if let head {
-            encoder = try CrossEncoder(encoderDirectory: directory, head: try SafetensorsFile(path: head.path))
+            encoder = try CrossEncoder(
+                encoderDirectory: directory, head: try SafetensorsFile(path: head.path), precision: precision)
         } else {
-            encoder = try CrossEncoder(directory: directory)
+            encoder = try CrossEncoder(directory: directory, precision: precision)
         }
         return Reranker(
             name: directory.standardizedFileURL.lastPathComponent + (head.map { "+" + $0.lastPathComponent } ?? ""),

@@ -3,18 +3,20 @@ import VectorStore
 
 extension Pipeline {
     /// Retriever embeddings of `texts` (the vectors the store holds), in input order.
-    public func embed(_ texts: [String]) async throws -> Embeddings {
+    public func embed(_ texts: [String], deadline: ContinuousClock.Instant? = nil) async throws -> Embeddings {
         let start = ContinuousClock.now
         try checkCount("texts", texts.count, limit: limits.maxEmbedTexts, limitName: "max_embed_texts")
         for (index, text) in texts.enumerated() { try checkText(text, field: "texts[\(index)]") }
         var trace = Trace()
-        let vectors = try await encode(texts, trace: &trace)
+        let vectors = try await encode(texts, deadline: deadline, trace: &trace)
         trace.total = start.duration(to: .now)
         return Embeddings(vectors: vectors, dimension: retriever.encoder.dimension, trace: trace)
     }
 
     /// Cross-encoder scores of the caller's passages against `query`, best first; `topN` 0: all.
-    public func rerank(query: String, passages: [Passage], topN: Int = 0) async throws -> RerankResult {
+    public func rerank(
+        query: String, passages: [Passage], topN: Int = 0, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> RerankResult {
         let start = ContinuousClock.now
         guard reranker != nil else {
             throw CascadeError.failedPrecondition("this server has no reranker; start it with one to use Rerank")
@@ -26,19 +28,28 @@ extension Pipeline {
             throw CascadeError.invalidArgument(field: "top_n", message: "top_n must not be negative (got \(topN))")
         }
         var trace = Trace()
-        let scores = try await crossScore(query: query, texts: passages.map(\.text), trace: &trace)
+        let pairs = try preparePairs(query: query, passages: passages, trace: &trace)
+        let scored = try await scheduler.withAdmission(WorkCost(rerankTokens: pairs.tokens), deadline: deadline) {
+            admission in
+            let rerankStart = ContinuousClock.now
+            let scored = try await score(pairs, budget: nil, admission: admission)
+            if let started = scored.started { trace.queue = admission.admitted.duration(to: started) }
+            trace.rerank = rerankStart.duration(to: .now) - trace.queue
+            return scored
+        }
+        let scores = scored.scores
         let order = scores.indices.sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
         let kept = topN == 0 ? order : Array(order.prefix(topN))
         let hits = kept.enumerated().map { rank, index in
             RerankHit(id: passages[index].id, score: scores[index], index: index, rank: rank + 1)
         }
         trace.total = start.duration(to: .now)
-        return RerankResult(hits: hits, trace: trace)
+        return RerankResult(hits: hits, trace: trace, cacheHits: scored.cacheHits)
     }
 
     /// Encodes the passages and writes them in one transaction: all or nothing. Existing ids get
     /// their text and vector replaced.
-    public func upsert(_ passages: [Passage]) async throws -> WriteResult {
+    public func upsert(_ passages: [Passage], deadline: ContinuousClock.Instant? = nil) async throws -> WriteResult {
         let start = ContinuousClock.now
         try checkWritable("Upsert")
         try checkCount("passages", passages.count, limit: limits.maxUpsertPassages, limitName: "max_upsert_passages")
@@ -53,14 +64,13 @@ extension Pipeline {
             try checkText(passage.text, field: "passages[\(index)].text")
         }
         var trace = Trace()
-        let vectors = try await encode(passages.map(\.text), trace: &trace)
+        let vectors = try await encode(passages.map(\.text), deadline: deadline, trace: &trace)
         let store = self.store
         let items = Array(zip(passages, vectors))
         let done = try await writes.run {
             try store.upsert(items.map { (passage: $0.0, vector: $0.1) })
             return store.count
         }
-        trace.queue += done.waited
         trace.write += done.ran
         trace.total = start.duration(to: .now)
         return WriteResult(count: passages.count, corpusSize: done.value, trace: trace)
@@ -81,7 +91,7 @@ extension Pipeline {
         }
         var trace = Trace()
         let store = self.store
-        let done: ModelQueue.Completed<Int>
+        let done: WriteQueue.Completed<Int>
         do {
             done = try await writes.run {
                 try store.delete(ids: ids)
@@ -100,7 +110,8 @@ extension Pipeline {
     public func info() -> PipelineInfo {
         PipelineInfo(
             retriever: retriever.info, reranker: reranker?.info, corpusSize: store.count,
-            similarity: store.model.similarity, defaults: defaults, limits: limits)
+            similarity: store.model.similarity, defaults: defaults, limits: limits,
+            scheduler: configuration.scheduler)
     }
 
     /// Refused before any encoding, so a read-only replica spends nothing on a write.

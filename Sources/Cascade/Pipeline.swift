@@ -3,45 +3,43 @@ import Tokenization
 import Transformer
 import VectorStore
 
-/// How a pipeline batches and bounds its work.
+/// How a pipeline bounds and schedules its work.
 public struct PipelineConfiguration: Sendable, Equatable {
     public var defaults: SearchDefaults
     public var limits: Limits
-    /// Texts per bi-encoder run (Embed, Upsert).
-    public var encodeBatchSize: Int
-    /// Pairs per cross-encoder run. Smaller batches let other requests in between and let a
-    /// cancelled search stop sooner; larger ones pad less per call.
-    public var rerankBatchSize: Int
+    public var scheduler: SchedulerSettings
 
     public init(
-        defaults: SearchDefaults = SearchDefaults(), limits: Limits = Limits(), encodeBatchSize: Int = 32,
-        rerankBatchSize: Int = 16
+        defaults: SearchDefaults = SearchDefaults(), limits: Limits = Limits(),
+        scheduler: SchedulerSettings = SchedulerSettings()
     ) {
         self.defaults = defaults
         self.limits = limits
-        self.encodeBatchSize = encodeBatchSize
-        self.rerankBatchSize = rerankBatchSize
+        self.scheduler = scheduler
     }
 }
 
 /// Retrieve-then-rerank search over one vector store.
 ///
-/// search: tokenize → encode → retrieve `retrieveK` → fetch texts → rerank the best `rerankK` →
-/// merge (reranked hits first, by rerank score; then the rest, by retrieval score) → `topN`.
+/// search: tokenize → admit → encode + retrieve `retrieveK` → fetch texts → rerank the best
+/// `rerankK` (cached scores reused) → merge (reranked hits first, by rerank score; then the rest,
+/// by retrieval score) → `topN`.
 ///
-/// Model runs (and the store's BLAS scan) go through one `ModelQueue`: one at a time, off the
-/// cooperative pool, overload refused. Store writes go through a second one-at-a-time queue, so
-/// an upsert's fsync never holds up searches and LMDB's single writer is never contended.
+/// Every model run (and the store's scan) goes through one `ModelScheduler`, which admits whole
+/// requests and batches the work of many callers. Store writes go through a `WriteQueue`, so an
+/// upsert's fsync never holds up searches and LMDB's single writer is never contended.
 public final class Pipeline: Sendable {
     public let store: VectorStore
     public let retriever: Retriever
     public let reranker: Reranker?
     public let configuration: PipelineConfiguration
-    let models: ModelQueue
-    let writes: ModelQueue
+    public let scheduler: ModelScheduler
+    let writes: WriteQueue
+    let rerankCache: RerankCache
 
     /// Checks that the store's vectors were made by this retriever and that the configuration is
-    /// usable (`CascadeError.configuration` otherwise).
+    /// usable (`CascadeError.configuration` otherwise), then starts the scheduler (which times
+    /// one pass of each model).
     public init(
         store: VectorStore, retriever: Retriever, reranker: Reranker? = nil,
         configuration: PipelineConfiguration = PipelineConfiguration()
@@ -61,16 +59,17 @@ public final class Pipeline: Sendable {
         if reranker == nil { configuration.defaults.rerankK = 0 }
         try configuration.limits.validate()
         try configuration.defaults.validate(against: configuration.limits, hasReranker: reranker != nil)
-        guard configuration.encodeBatchSize >= 1, configuration.rerankBatchSize >= 1 else {
-            throw CascadeError.configuration("batch sizes must be at least 1")
-        }
+        try configuration.scheduler.validate()
         self.store = store
         self.retriever = retriever
         self.reranker = reranker
         self.configuration = configuration
-        self.models = ModelQueue(capacity: configuration.limits.queueCapacity, name: "cascade.models")
-        // Writers wait behind the same bound as model runs: a flood of upserts is refused too.
-        self.writes = ModelQueue(capacity: configuration.limits.queueCapacity, name: "cascade.writes")
+        self.scheduler = try ModelScheduler(
+            retriever: retriever, reranker: reranker, store: store, settings: configuration.scheduler,
+            capacity: configuration.limits.queueCapacity)
+        // Writers wait behind the same bound as model work: a flood of upserts is refused too.
+        self.writes = WriteQueue(capacity: configuration.limits.queueCapacity, name: "cascade.writes")
+        self.rerankCache = RerankCache(capacityBytes: configuration.scheduler.rerankCacheBytes)
     }
 
     /// Loads the models and opens the index at `index` (created, empty, when absent and
@@ -78,13 +77,16 @@ public final class Pipeline: Sendable {
     public static func open(
         index: URL, retriever retrieverDirectory: URL, reranker rerankerDirectory: URL? = nil,
         rerankerHead: URL? = nil, configuration: PipelineConfiguration = PipelineConfiguration(),
-        createIndex: Bool = true, readOnly: Bool = false
+        createIndex: Bool = true, readOnly: Bool = false, retrieverPrecision: Precision = .fp32,
+        rerankerPrecision: Precision = .fp32
     ) throws -> Pipeline {
         guard (createIndex && !readOnly) || FileManager.default.fileExists(atPath: index.path) else {
             throw CascadeError.configuration("no index at \(index.path): build one with `cascade index`")
         }
-        let retriever = try Retriever.load(directory: retrieverDirectory)
-        let reranker = try rerankerDirectory.map { try Reranker.load(directory: $0, head: rerankerHead) }
+        let retriever = try Retriever.load(directory: retrieverDirectory, precision: retrieverPrecision)
+        let reranker = try rerankerDirectory.map {
+            try Reranker.load(directory: $0, head: rerankerHead, precision: rerankerPrecision)
+        }
         let store: VectorStore
         if FileManager.default.fileExists(atPath: index.path) {
             store = try VectorStore.open(existingAt: index, readOnly: readOnly)
@@ -94,123 +96,192 @@ public final class Pipeline: Sendable {
         return try Pipeline(store: store, retriever: retriever, reranker: reranker, configuration: configuration)
     }
 
-    /// Stops taking model work; waiting runs fail with `CascadeError.shutDown`.
+    /// Stops taking model work; waiting work fails with `CascadeError.shutDown`.
     public func shutdown() {
-        models.shutdown()
+        scheduler.shutdown()
         writes.shutdown()
     }
 
-    /// Model runs waiting for the model thread.
-    public var queueDepth: Int { models.waiting }
+    /// Model jobs waiting for the scheduler's thread.
+    public var queueDepth: Int { scheduler.waiting }
 
     public var limits: Limits { configuration.limits }
     public var defaults: SearchDefaults { configuration.defaults }
 
-    public func search(_ query: String, plan: SearchPlan) async throws -> SearchResult {
+    /// Runs one search. `deadline` (the caller's, e.g. gRPC's) decides admission: a search that
+    /// would not finish before it is refused before any model work.
+    public func search(
+        _ query: String, plan: SearchPlan, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> SearchResult {
         let start = ContinuousClock.now
         var trace = Trace()
         try validateQuery(query)
         try plan.validate(against: limits, hasReranker: reranker != nil)
 
-        let tokenizer = retriever.tokenizer
-        let encoding = trace.measure(.tokenize) { tokenizer.encode(query, maxLength: retriever.maxLength) }
-        let batch = tokenizer.batch([encoding])
-        let (encoder, store) = (retriever.encoder, self.store)
-        let retrieved = try await models.run {
-            var inner = Trace()
-            let vectors = try inner.measure(.encode) { try encoder.embed(batch) }
-            guard let vector = vectors.first else {
-                throw CascadeError.configuration("the retriever returned no embedding for the query")
+        let encoding = trace.measure(.tokenize) { retriever.tokenizer.encode(query, maxLength: retriever.maxLength) }
+        var price = WorkCost(encodeTokens: encoding.count, scans: 1)
+        if plan.rerankK > 0 {
+            let pairTokens = scheduler.expectedTokensPerPair
+            var tokens = Double(plan.rerankK) * pairTokens
+            if let budget = plan.rerankBudget {
+                tokens = min(tokens, ModelScheduler.seconds(budget) / scheduler.rerankSecondsPerToken)
             }
-            let hits = try inner.measure(.retrieve) { try store.search(vector, k: plan.retrieveK) }
-            return (hits: hits, trace: inner)
+            price.rerankTokens = Int(tokens.rounded(.up))
         }
-        trace.queue += retrieved.waited
-        trace.add(retrieved.value.trace)
-        let hits = retrieved.value.hits
+        return try await scheduler.withAdmission(price, deadline: deadline) { admission in
+            let retrieved = try await scheduler.encodeQuery(encoding, k: plan.retrieveK, for: admission)
+            trace.queue = admission.admitted.duration(to: retrieved.started)
+            trace.encode = retrieved.encode
+            trace.retrieve = retrieved.retrieve
+            let hits = retrieved.hits
 
-        // The final top_n lies within the first max(rerank_k, top_n) retrieved (reranking only
-        // reorders the first rerank_k), so one read fetches every text the request needs.
-        let needed = min(hits.count, max(plan.rerankK, plan.includeText ? plan.topN : 0))
-        let fetched = try trace.measure(.fetch) { try store.passages(ids: hits.prefix(needed).map(\.id)) }
+            // The final top_n lies within the first max(rerank_k, top_n) retrieved (reranking only
+            // reorders the first rerank_k), so one read fetches every text the request needs.
+            let needed = min(hits.count, max(plan.rerankK, plan.includeText ? plan.topN : 0))
+            let fetched = try trace.measure(.fetch) { try store.passages(ids: hits.prefix(needed).map(\.id)) }
 
-        // A passage deleted between the scan and the read has no text: drop its hit.
-        var candidates: [(rank: Int, hit: Hit, text: String?)] = []
-        for (index, hit) in hits.enumerated() {
-            if index < needed {
-                guard let passage = fetched[index] else { continue }
-                candidates.append((index + 1, hit, passage.text))
-            } else {
-                candidates.append((index + 1, hit, nil))
+            // A passage deleted between the scan and the read has no text: drop its hit.
+            var candidates: [(rank: Int, hit: Hit, text: String?)] = []
+            for (index, hit) in hits.enumerated() {
+                if index < needed {
+                    guard let passage = fetched[index] else { continue }
+                    candidates.append((index + 1, hit, passage.text))
+                } else {
+                    candidates.append((index + 1, hit, nil))
+                }
             }
-        }
 
-        let rerankCount = min(plan.rerankK, candidates.prefix(needed).count(where: { $0.text != nil }))
-        var scores: [Float] = []
-        if rerankCount > 0 {
-            let texts = candidates.prefix(rerankCount).map { $0.text ?? "" }
-            scores = try await crossScore(query: query, texts: texts, trace: &trace)
-        }
+            let wanted = min(plan.rerankK, candidates.prefix(needed).count(where: { $0.text != nil }))
+            var scores: [Float] = []
+            var cacheHits = 0
+            if wanted > 0 {
+                let passages = candidates.prefix(wanted).map { Passage(id: $0.hit.id, text: $0.text ?? "") }
+                let rerankStart = ContinuousClock.now
+                let tokenizing = trace.tokenize
+                let pairs = try preparePairs(query: query, passages: passages, trace: &trace)
+                let scored = try await score(pairs, budget: plan.rerankBudget, admission: admission)
+                trace.rerank = rerankStart.duration(to: .now) - (trace.tokenize - tokenizing)
+                scores = scored.scores
+                cacheHits = scored.cacheHits
+                if scores.count < wanted {
+                    scheduler.observer?.rerankBudgetCut(requested: wanted, reranked: scores.count)
+                }
+                if trace.queue == .zero, let started = scored.started {
+                    trace.queue = admission.admitted.duration(to: started)
+                }
+            }
+            let rerankCount = scores.count
 
-        let reranked = (0..<rerankCount).sorted { a, b in
-            scores[a] != scores[b] ? scores[a] > scores[b] : a < b
+            let reranked = (0..<rerankCount).sorted { a, b in
+                scores[a] != scores[b] ? scores[a] > scores[b] : a < b
+            }
+            let order = reranked + Array(rerankCount..<candidates.count)
+            var results: [SearchHit] = []
+            results.reserveCapacity(min(plan.topN, order.count))
+            for index in order.prefix(plan.topN) {
+                let candidate = candidates[index]
+                let rerankScore = index < rerankCount ? scores[index] : nil
+                results.append(
+                    SearchHit(
+                        id: candidate.hit.id, score: rerankScore ?? candidate.hit.score,
+                        retrievalScore: candidate.hit.score, rerankScore: rerankScore, rank: results.count + 1,
+                        retrievalRank: candidate.rank, text: plan.includeText ? candidate.text : nil))
+            }
+            trace.total = start.duration(to: .now)
+            return SearchResult(
+                hits: results, plan: plan, trace: trace, reranked: rerankCount, rerankCacheHits: cacheHits)
         }
-        let order = reranked + Array(rerankCount..<candidates.count)
-        var results: [SearchHit] = []
-        results.reserveCapacity(min(plan.topN, order.count))
-        for index in order.prefix(plan.topN) {
-            let candidate = candidates[index]
-            let rerankScore = index < rerankCount ? scores[index] : nil
-            results.append(
-                SearchHit(
-                    id: candidate.hit.id, score: rerankScore ?? candidate.hit.score,
-                    retrievalScore: candidate.hit.score, rerankScore: rerankScore, rank: results.count + 1,
-                    retrievalRank: candidate.rank, text: plan.includeText ? candidate.text : nil))
-        }
-        trace.total = start.duration(to: .now)
-        return SearchResult(hits: results, plan: plan, trace: trace)
     }
 
-    /// Cross-encoder logits for (query, text) pairs, in input order. Pairs are sorted by length
-    /// and scored in batches, each batch one model run, so padding stays small and other requests
-    /// get the model thread between batches.
-    func crossScore(query: String, texts: [String], trace: inout Trace) async throws -> [Float] {
+    /// A query's pairs before scoring: cached scores where the cache has them, the rest tokenized.
+    struct PreparedPairs {
+        var keys: [RerankCache.Key]
+        var cached: [Float?]
+        /// Indices of the passages without a cached score, and their tokenized pairs.
+        var missing: [Int]
+        var encodings: [Encoding]
+        var tokens: Int { encodings.reduce(0) { $0 + $1.count } }
+    }
+
+    struct CrossScores {
+        /// Scores of the first `scores.count` passages (all of them, unless a budget cut the list).
+        var scores: [Float]
+        var cacheHits: Int
+        /// When the first batch for these pairs started; nil when no model work ran.
+        var started: ContinuousClock.Instant?
+    }
+
+    /// Looks the pairs up in the rerank cache and tokenizes the rest; refuses more cross-encoder
+    /// tokens than `max_rerank_tokens` before any of them runs.
+    func preparePairs(query: String, passages: [Passage], trace: inout Trace) throws -> PreparedPairs {
         guard let reranker else {
-            throw CascadeError.failedPrecondition("this server has no reranker")
+            throw CascadeError.failedPrecondition("this server has no reranker; start it with one to rerank")
         }
-        let encodings = trace.measure(.tokenize) { reranker.encode(query: query, passages: texts) }
-        let order = encodings.indices.sorted { encodings[$0].count < encodings[$1].count }
-        var scores = [Float](repeating: 0, count: texts.count)
-        let size = configuration.rerankBatchSize
-        for start in stride(from: 0, to: order.count, by: size) {
-            try Task.checkCancellation()
-            let rows = Array(order[start..<min(start + size, order.count)])
-            let batch = reranker.tokenizer.batch(rows.map { encodings[$0] })
-            let done = try await models.run { try reranker.encoder.score(batch) }
-            trace.queue += done.waited
-            trace.rerank += done.ran
-            for (row, score) in zip(rows, done.value) { scores[row] = score }
+        let keys = passages.map {
+            RerankCache.Key(model: reranker.encoder.fingerprint, query: query, passageID: $0.id, text: $0.text)
         }
-        return scores
+        let cached = rerankCache.scores(for: keys)
+        let missing = passages.indices.filter { cached[$0] == nil }
+        let encodings = trace.measure(.tokenize) {
+            reranker.encode(query: query, passages: missing.map { passages[$0].text })
+        }
+        let pairs = PreparedPairs(keys: keys, cached: cached, missing: missing, encodings: encodings)
+        if pairs.tokens > limits.maxRerankTokens {
+            throw CascadeError.invalidArgument(
+                field: "passages",
+                message: "reranking these passages takes \(pairs.tokens) cross-encoder tokens; the limit is "
+                    + "\(limits.maxRerankTokens) (max_rerank_tokens): send fewer or shorter passages, or a smaller "
+                    + "rerank_k")
+        }
+        return pairs
     }
 
-    /// Bi-encoder embeddings of `texts`, in input order, batched by length like `crossScore`.
-    func encode(_ texts: [String], trace: inout Trace) async throws -> [[Float]] {
-        let tokenizer = retriever.tokenizer
-        let encoder = retriever.encoder
-        let encodings = trace.measure(.tokenize) { retriever.encode(texts) }
-        let order = encodings.indices.sorted { encodings[$0].count < encodings[$1].count }
-        var vectors = [[Float]](repeating: [], count: texts.count)
-        let size = configuration.encodeBatchSize
-        for start in stride(from: 0, to: order.count, by: size) {
-            try Task.checkCancellation()
-            let rows = Array(order[start..<min(start + size, order.count)])
-            let batch = tokenizer.batch(rows.map { encodings[$0] })
-            let done = try await models.run { try encoder.embed(batch) }
-            trace.queue += done.waited
-            trace.encode += done.ran
-            for (row, vector) in zip(rows, done.value) { vectors[row] = vector }
+    /// Cross-encoder logits in input order, scored in the scheduler's batches where not cached.
+    /// With a `budget`, only the longest prefix that the cost model says fits in it (waiting for
+    /// work admitted earlier included; cached pairs cost nothing).
+    func score(_ pairs: PreparedPairs, budget: Duration?, admission: Admission) async throws -> CrossScores {
+        var count = pairs.keys.count
+        if let budget {
+            let quote = scheduler.rerankQuote(for: admission)
+            let tokens = Dictionary(uniqueKeysWithValues: zip(pairs.missing, pairs.encodings.map(\.count)))
+            var spent = quote.wait
+            count = 0
+            for index in pairs.keys.indices {
+                if let pairTokens = tokens[index] {
+                    spent += Double(pairTokens) * quote.secondsPerToken
+                    if spent > ModelScheduler.seconds(budget) { break }
+                }
+                count += 1
+            }
         }
+        let scoring = pairs.missing.enumerated().filter { $0.element < count }
+        let scored = try await scheduler.score(scoring.map { pairs.encodings[$0.offset] }, for: admission)
+        var scores = pairs.cached.prefix(count).map { $0 ?? 0 }
+        for ((_, index), score) in zip(scoring, scored.scores) { scores[index] = score }
+        rerankCache.insert(zip(scoring, scored.scores).map { (key: pairs.keys[$0.element], score: $1) })
+        let hits = count - scoring.count
+        scheduler.observer?.rerankCache(hits: hits, misses: scoring.count)
+        return CrossScores(scores: scores, cacheHits: hits, started: scored.started)
+    }
+
+    /// Bi-encoder embeddings of `texts`, in input order, as bulk work (after interactive work).
+    func encode(_ texts: [String], deadline: ContinuousClock.Instant?, trace: inout Trace) async throws -> [[Float]] {
+        let encodings = trace.measure(.tokenize) { retriever.encode(texts) }
+        let tokens = encodings.reduce(0) { $0 + $1.count }
+        if tokens > limits.maxEncodeTokens {
+            throw CascadeError.invalidArgument(
+                field: "texts",
+                message: "the texts are \(tokens) tokens for the retriever; the limit is \(limits.maxEncodeTokens) "
+                    + "(max_encode_tokens): send fewer or shorter texts per call")
+        }
+        let start = ContinuousClock.now
+        let vectors = try await scheduler.withAdmission(WorkCost(bulkTokens: tokens), deadline: deadline, bulk: true) {
+            admission in
+            let embedded = try await scheduler.embed(encodings, for: admission)
+            if let started = embedded.started { trace.queue = admission.admitted.duration(to: started) }
+            return embedded.vectors
+        }
+        trace.encode = start.duration(to: .now) - trace.queue
         return vectors
     }
 

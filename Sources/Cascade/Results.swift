@@ -20,6 +20,11 @@ public struct SearchResult: Sendable, Equatable {
     public var hits: [SearchHit]
     public var plan: SearchPlan
     public var trace: Trace
+    /// Candidates the cross-encoder scored (or whose scores came from the cache): `plan.rerankK`
+    /// unless a rerank budget cut it, or fewer candidates were retrieved.
+    public var reranked: Int
+    /// Of those, how many scores came from the rerank cache.
+    public var rerankCacheHits: Int
 }
 
 public struct Embeddings: Sendable, Equatable {
@@ -42,6 +47,7 @@ public struct RerankResult: Sendable, Equatable {
     /// Best first; ties keep input order.
     public var hits: [RerankHit]
     public var trace: Trace
+    public var cacheHits: Int
 }
 
 public struct WriteResult: Sendable, Equatable {
@@ -59,4 +65,5 @@ public struct PipelineInfo: Sendable, Equatable {
     public var similarity: Similarity
     public var defaults: SearchDefaults
     public var limits: Limits
+    public var scheduler: SchedulerSettings
 }

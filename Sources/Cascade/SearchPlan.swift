@@ -5,12 +5,18 @@ public struct SearchPlan: Sendable, Equatable {
     public var rerankK: Int
     public var topN: Int
     public var includeText: Bool
+    /// Rerank only as many of the best `rerankK` candidates as the scheduler's cost model says
+    /// fit in this much time (waiting included); nil: all `rerankK`.
+    public var rerankBudget: Duration?
 
-    public init(retrieveK: Int, rerankK: Int, topN: Int, includeText: Bool = false) {
+    public init(
+        retrieveK: Int, rerankK: Int, topN: Int, includeText: Bool = false, rerankBudget: Duration? = nil
+    ) {
         self.retrieveK = retrieveK
         self.rerankK = rerankK
         self.topN = topN
         self.includeText = includeText
+        self.rerankBudget = rerankBudget
     }
 
     /// Builds a plan from what a caller set (nil: not set) and the server's defaults.
@@ -20,7 +26,7 @@ public struct SearchPlan: Sendable, Equatable {
     /// instead of an error about a value the caller never sent, and `top_n = 300` alone raises
     /// the default `retrieve_k` to 300. Without a reranker the default `rerank_k` is 0.
     public static func resolve(
-        retrieveK: Int?, rerankK: Int?, topN: Int?, includeText: Bool = false,
+        retrieveK: Int?, rerankK: Int?, topN: Int?, includeText: Bool = false, rerankBudget: Duration? = nil,
         defaults: SearchDefaults, limits: Limits, hasReranker: Bool
     ) throws -> SearchPlan {
         let retrieve =
@@ -28,7 +34,8 @@ public struct SearchPlan: Sendable, Equatable {
             ?? min(max(defaults.retrieveK, rerankK ?? 0, topN ?? 0), limits.maxRetrieveK)
         let rerank = rerankK ?? (hasReranker ? min(defaults.rerankK, retrieve, limits.maxRerankK) : 0)
         let top = topN ?? min(defaults.topN, max(retrieve, 1), limits.maxTopN)
-        let plan = SearchPlan(retrieveK: retrieve, rerankK: rerank, topN: top, includeText: includeText)
+        let plan = SearchPlan(
+            retrieveK: retrieve, rerankK: rerank, topN: top, includeText: includeText, rerankBudget: rerankBudget)
         try plan.validate(against: limits, hasReranker: hasReranker)
         return plan
     }

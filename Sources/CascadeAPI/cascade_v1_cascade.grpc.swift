@@ -10,10 +10,13 @@
 /// values the caller did set (e.g. default top_n 10 with retrieve_k 5 gives 5 hits); a value the
 /// caller set is validated and refused with INVALID_ARGUMENT naming the field.
 ///
-/// Status codes: INVALID_ARGUMENT (the message names the field), FAILED_PRECONDITION (rerank
-/// asked of a server without a reranker), RESOURCE_EXHAUSTED (model queue full: retry later),
+/// Status codes: INVALID_ARGUMENT (the message names the field or limit), FAILED_PRECONDITION
+/// (rerank asked of a server without a reranker), RESOURCE_EXHAUSTED (refused at admission, before
+/// any model work: the scheduler estimated the call would pass its deadline or wait longer than
+/// max_queue_ms, or queue_capacity calls are admitted; the message gives the estimate and the
+/// trailer `grpc-retry-pushback-ms` when a retry may be admitted),
 /// UNAUTHENTICATED (missing or wrong `authorization: Bearer <key>` when the server has a key),
-/// DEADLINE_EXCEEDED / CANCELLED (queued work of a cancelled call is dropped before it runs).
+/// DEADLINE_EXCEEDED / CANCELLED (waiting work of such a call is dropped before it runs).
 
 // DO NOT EDIT.
 // swift-format-ignore-file

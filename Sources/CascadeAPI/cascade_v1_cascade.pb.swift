@@ -20,10 +20,13 @@
 /// values the caller did set (e.g. default top_n 10 with retrieve_k 5 gives 5 hits); a value the
 /// caller set is validated and refused with INVALID_ARGUMENT naming the field.
 ///
-/// Status codes: INVALID_ARGUMENT (the message names the field), FAILED_PRECONDITION (rerank
-/// asked of a server without a reranker), RESOURCE_EXHAUSTED (model queue full: retry later),
+/// Status codes: INVALID_ARGUMENT (the message names the field or limit), FAILED_PRECONDITION
+/// (rerank asked of a server without a reranker), RESOURCE_EXHAUSTED (refused at admission, before
+/// any model work: the scheduler estimated the call would pass its deadline or wait longer than
+/// max_queue_ms, or queue_capacity calls are admitted; the message gives the estimate and the
+/// trailer `grpc-retry-pushback-ms` when a retry may be admitted),
 /// UNAUTHENTICATED (missing or wrong `authorization: Bearer <key>` when the server has a key),
-/// DEADLINE_EXCEEDED / CANCELLED (queued work of a cancelled call is dropped before it runs).
+/// DEADLINE_EXCEEDED / CANCELLED (waiting work of such a call is dropped before it runs).
 
 import SwiftProtobuf
 
@@ -43,21 +46,24 @@ public nonisolated struct Cascade_V1_Timing: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Waiting for the model queue (one model run at a time).
+  /// From admission to the first model work run for the call (for Delete: waiting for the writer).
   public var queueUs: UInt64 = 0
 
   public var tokenizeUs: UInt64 = 0
 
-  /// Bi-encoder forward pass (query, or texts/passages for Embed and Upsert).
+  /// Bi-encoder forward pass (the query's batch, shared with other callers' queries; for Embed
+  /// and Upsert the texts' batches and the waits between them).
   public var encodeUs: UInt64 = 0
 
-  /// Exact top-k over the vector store.
+  /// Top-k over the vector store (the scan of the query's batch).
   public var retrieveUs: UInt64 = 0
 
   /// Reading passage texts from the store.
   public var fetchUs: UInt64 = 0
 
-  /// Cross-encoder forward passes. (Tokenizing the pairs counts as tokenize.)
+  /// The rerank stage: from handing the pairs to the scheduler to the last score (their
+  /// batches, shared with other callers' pairs, and the waits between them). Tokenizing the
+  /// pairs counts as tokenize.
   public var rerankUs: UInt64 = 0
 
   /// Wall time in the server from receiving the request to building the response.
@@ -112,11 +118,24 @@ public nonisolated struct Cascade_V1_SearchRequest: Sendable {
   /// Return each hit's passage text.
   public var includeText: Bool = false
 
+  /// Rerank only as many of the best rerank_k candidates, in retrieval order, as the server's
+  /// cost model says fit in this many milliseconds (waiting for the model included); the response
+  /// says how many (`reranked`). Unset: all rerank_k.
+  public var rerankBudgetMs: UInt32 {
+    get {_rerankBudgetMs ?? 0}
+    set {_rerankBudgetMs = newValue}
+  }
+  /// Returns true if `rerankBudgetMs` has been explicitly set.
+  public var hasRerankBudgetMs: Bool {self._rerankBudgetMs != nil}
+  /// Clears the value of `rerankBudgetMs`. Subsequent reads from it will return its default value.
+  public mutating func clearRerankBudgetMs() {self._rerankBudgetMs = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _rerankK: UInt32? = nil
+  fileprivate var _rerankBudgetMs: UInt32? = nil
 }
 
 public nonisolated struct Cascade_V1_SearchHit: Sendable {
@@ -181,6 +200,13 @@ public nonisolated struct Cascade_V1_SearchResponse: Sendable {
   public var rerankK: UInt32 = 0
 
   public var topN: UInt32 = 0
+
+  /// Candidates the cross-encoder scored, or whose scores came from the rerank cache: rerank_k
+  /// unless rerank_budget_ms cut it or fewer candidates were retrieved.
+  public var reranked: UInt32 = 0
+
+  /// Of those, how many came from the rerank cache.
+  public var rerankCacheHits: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -293,6 +319,9 @@ public nonisolated struct Cascade_V1_RerankResponse: Sendable {
   public var hasTiming: Bool {self._timing != nil}
   /// Clears the value of `timing`. Subsequent reads from it will return its default value.
   public mutating func clearTiming() {self._timing = nil}
+
+  /// Scores that came from the rerank cache.
+  public var cacheHits: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -412,6 +441,9 @@ public nonisolated struct Cascade_V1_ModelInfo: Sendable {
   /// Longest input in tokens; longer inputs are truncated.
   public var maxLength: UInt32 = 0
 
+  /// Weights the model runs with: "fp32", "fp16" or "int8".
+  public var precision: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -474,8 +506,40 @@ public nonisolated struct Cascade_V1_Limits: Sendable {
 
   public var maxDeleteIds: UInt32 = 0
 
-  /// Model runs waiting beyond this are refused with RESOURCE_EXHAUSTED.
+  /// Calls admitted to the model scheduler at once; beyond it, RESOURCE_EXHAUSTED.
   public var queueCapacity: UInt32 = 0
+
+  /// Cross-encoder tokens one call may send; beyond it, INVALID_ARGUMENT.
+  public var maxRerankTokens: UInt32 = 0
+
+  /// Bi-encoder tokens one Embed or Upsert may send; beyond it, INVALID_ARGUMENT.
+  public var maxEncodeTokens: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// How the model scheduler admits and batches work.
+public nonisolated struct Cascade_V1_SchedulerSettings: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Calls that would find more admitted work than this ahead of them are refused.
+  public var maxQueueMs: UInt32 = 0
+
+  /// Padded tokens per query-encode forward pass.
+  public var maxBatchTokens: UInt32 = 0
+
+  /// Padded tokens per rerank or bulk-encode (Embed, Upsert) forward pass.
+  public var rerankBatchTokens: UInt32 = 0
+
+  /// Waiting work gains one class of priority per this many milliseconds.
+  public var agingMs: UInt32 = 0
+
+  /// Bytes of cached rerank scores (0: no cache).
+  public var rerankCacheBytes: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -538,6 +602,15 @@ public nonisolated struct Cascade_V1_InfoResponse: @unchecked Sendable {
     get {_storage._version}
     set {_uniqueStorage()._version = newValue}
   }
+
+  public var scheduler: Cascade_V1_SchedulerSettings {
+    get {_storage._scheduler ?? Cascade_V1_SchedulerSettings()}
+    set {_uniqueStorage()._scheduler = newValue}
+  }
+  /// Returns true if `scheduler` has been explicitly set.
+  public var hasScheduler: Bool {_storage._scheduler != nil}
+  /// Clears the value of `scheduler`. Subsequent reads from it will return its default value.
+  public mutating func clearScheduler() {_uniqueStorage()._scheduler = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -652,7 +725,7 @@ nonisolated extension Cascade_V1_Passage: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Cascade_V1_SearchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SearchRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}query\0\u{3}retrieve_k\0\u{3}rerank_k\0\u{3}top_n\0\u{3}include_text\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}query\0\u{3}retrieve_k\0\u{3}rerank_k\0\u{3}top_n\0\u{3}include_text\0\u{3}rerank_budget_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -665,6 +738,7 @@ nonisolated extension Cascade_V1_SearchRequest: SwiftProtobuf.Message, SwiftProt
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self._rerankK) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.topN) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.includeText) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self._rerankBudgetMs) }()
       default: break
       }
     }
@@ -690,6 +764,9 @@ nonisolated extension Cascade_V1_SearchRequest: SwiftProtobuf.Message, SwiftProt
     if self.includeText != false {
       try visitor.visitSingularBoolField(value: self.includeText, fieldNumber: 5)
     }
+    try { if let v = self._rerankBudgetMs {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -699,6 +776,7 @@ nonisolated extension Cascade_V1_SearchRequest: SwiftProtobuf.Message, SwiftProt
     if lhs._rerankK != rhs._rerankK {return false}
     if lhs.topN != rhs.topN {return false}
     if lhs.includeText != rhs.includeText {return false}
+    if lhs._rerankBudgetMs != rhs._rerankBudgetMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -770,7 +848,7 @@ nonisolated extension Cascade_V1_SearchHit: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Cascade_V1_SearchResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SearchResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hits\0\u{1}timing\0\u{3}retrieve_k\0\u{3}rerank_k\0\u{3}top_n\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hits\0\u{1}timing\0\u{3}retrieve_k\0\u{3}rerank_k\0\u{3}top_n\0\u{1}reranked\0\u{3}rerank_cache_hits\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -783,6 +861,8 @@ nonisolated extension Cascade_V1_SearchResponse: SwiftProtobuf.Message, SwiftPro
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.retrieveK) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.rerankK) }()
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.topN) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.reranked) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.rerankCacheHits) }()
       default: break
       }
     }
@@ -808,6 +888,12 @@ nonisolated extension Cascade_V1_SearchResponse: SwiftProtobuf.Message, SwiftPro
     if self.topN != 0 {
       try visitor.visitSingularUInt32Field(value: self.topN, fieldNumber: 5)
     }
+    if self.reranked != 0 {
+      try visitor.visitSingularUInt32Field(value: self.reranked, fieldNumber: 6)
+    }
+    if self.rerankCacheHits != 0 {
+      try visitor.visitSingularUInt32Field(value: self.rerankCacheHits, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -817,6 +903,8 @@ nonisolated extension Cascade_V1_SearchResponse: SwiftProtobuf.Message, SwiftPro
     if lhs.retrieveK != rhs.retrieveK {return false}
     if lhs.rerankK != rhs.rerankK {return false}
     if lhs.topN != rhs.topN {return false}
+    if lhs.reranked != rhs.reranked {return false}
+    if lhs.rerankCacheHits != rhs.rerankCacheHits {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1013,7 +1101,7 @@ nonisolated extension Cascade_V1_RerankHit: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Cascade_V1_RerankResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RerankResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hits\0\u{1}timing\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hits\0\u{1}timing\0\u{3}cache_hits\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1023,6 +1111,7 @@ nonisolated extension Cascade_V1_RerankResponse: SwiftProtobuf.Message, SwiftPro
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.hits) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._timing) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.cacheHits) }()
       default: break
       }
     }
@@ -1039,12 +1128,16 @@ nonisolated extension Cascade_V1_RerankResponse: SwiftProtobuf.Message, SwiftPro
     try { if let v = self._timing {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if self.cacheHits != 0 {
+      try visitor.visitSingularUInt32Field(value: self.cacheHits, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Cascade_V1_RerankResponse, rhs: Cascade_V1_RerankResponse) -> Bool {
     if lhs.hits != rhs.hits {return false}
     if lhs._timing != rhs._timing {return false}
+    if lhs.cacheHits != rhs.cacheHits {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1219,7 +1312,7 @@ nonisolated extension Cascade_V1_InfoRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Cascade_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ModelInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}architecture\0\u{1}fingerprint\0\u{1}dimension\0\u{1}pooling\0\u{1}normalize\0\u{3}max_length\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}architecture\0\u{1}fingerprint\0\u{1}dimension\0\u{1}pooling\0\u{1}normalize\0\u{3}max_length\0\u{1}precision\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1234,6 +1327,7 @@ nonisolated extension Cascade_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf
       case 5: try { try decoder.decodeSingularStringField(value: &self.pooling) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.normalize) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.maxLength) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.precision) }()
       default: break
       }
     }
@@ -1261,6 +1355,9 @@ nonisolated extension Cascade_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf
     if self.maxLength != 0 {
       try visitor.visitSingularUInt32Field(value: self.maxLength, fieldNumber: 7)
     }
+    if !self.precision.isEmpty {
+      try visitor.visitSingularStringField(value: self.precision, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1272,6 +1369,7 @@ nonisolated extension Cascade_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.pooling != rhs.pooling {return false}
     if lhs.normalize != rhs.normalize {return false}
     if lhs.maxLength != rhs.maxLength {return false}
+    if lhs.precision != rhs.precision {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1354,7 +1452,7 @@ nonisolated extension Cascade_V1_SearchDefaults: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Cascade_V1_Limits: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Limits"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_retrieve_k\0\u{3}max_rerank_k\0\u{3}max_top_n\0\u{3}max_query_bytes\0\u{3}max_text_bytes\0\u{3}max_id_bytes\0\u{3}max_rerank_passages\0\u{3}max_embed_texts\0\u{3}max_upsert_passages\0\u{3}max_delete_ids\0\u{3}queue_capacity\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_retrieve_k\0\u{3}max_rerank_k\0\u{3}max_top_n\0\u{3}max_query_bytes\0\u{3}max_text_bytes\0\u{3}max_id_bytes\0\u{3}max_rerank_passages\0\u{3}max_embed_texts\0\u{3}max_upsert_passages\0\u{3}max_delete_ids\0\u{3}queue_capacity\0\u{3}max_rerank_tokens\0\u{3}max_encode_tokens\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1373,6 +1471,8 @@ nonisolated extension Cascade_V1_Limits: SwiftProtobuf.Message, SwiftProtobuf._M
       case 9: try { try decoder.decodeSingularUInt32Field(value: &self.maxUpsertPassages) }()
       case 10: try { try decoder.decodeSingularUInt32Field(value: &self.maxDeleteIds) }()
       case 11: try { try decoder.decodeSingularUInt32Field(value: &self.queueCapacity) }()
+      case 12: try { try decoder.decodeSingularUInt32Field(value: &self.maxRerankTokens) }()
+      case 13: try { try decoder.decodeSingularUInt32Field(value: &self.maxEncodeTokens) }()
       default: break
       }
     }
@@ -1412,6 +1512,12 @@ nonisolated extension Cascade_V1_Limits: SwiftProtobuf.Message, SwiftProtobuf._M
     if self.queueCapacity != 0 {
       try visitor.visitSingularUInt32Field(value: self.queueCapacity, fieldNumber: 11)
     }
+    if self.maxRerankTokens != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxRerankTokens, fieldNumber: 12)
+    }
+    if self.maxEncodeTokens != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxEncodeTokens, fieldNumber: 13)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1427,6 +1533,58 @@ nonisolated extension Cascade_V1_Limits: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.maxUpsertPassages != rhs.maxUpsertPassages {return false}
     if lhs.maxDeleteIds != rhs.maxDeleteIds {return false}
     if lhs.queueCapacity != rhs.queueCapacity {return false}
+    if lhs.maxRerankTokens != rhs.maxRerankTokens {return false}
+    if lhs.maxEncodeTokens != rhs.maxEncodeTokens {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Cascade_V1_SchedulerSettings: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SchedulerSettings"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_queue_ms\0\u{3}max_batch_tokens\0\u{3}rerank_batch_tokens\0\u{3}aging_ms\0\u{3}rerank_cache_bytes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.maxQueueMs) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.maxBatchTokens) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.rerankBatchTokens) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.agingMs) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.rerankCacheBytes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.maxQueueMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxQueueMs, fieldNumber: 1)
+    }
+    if self.maxBatchTokens != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxBatchTokens, fieldNumber: 2)
+    }
+    if self.rerankBatchTokens != 0 {
+      try visitor.visitSingularUInt32Field(value: self.rerankBatchTokens, fieldNumber: 3)
+    }
+    if self.agingMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.agingMs, fieldNumber: 4)
+    }
+    if self.rerankCacheBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rerankCacheBytes, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Cascade_V1_SchedulerSettings, rhs: Cascade_V1_SchedulerSettings) -> Bool {
+    if lhs.maxQueueMs != rhs.maxQueueMs {return false}
+    if lhs.maxBatchTokens != rhs.maxBatchTokens {return false}
+    if lhs.rerankBatchTokens != rhs.rerankBatchTokens {return false}
+    if lhs.agingMs != rhs.agingMs {return false}
+    if lhs.rerankCacheBytes != rhs.rerankCacheBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1434,7 +1592,7 @@ nonisolated extension Cascade_V1_Limits: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Cascade_V1_InfoResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InfoResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}retriever\0\u{1}reranker\0\u{1}corpus\0\u{1}defaults\0\u{1}limits\0\u{1}version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}retriever\0\u{1}reranker\0\u{1}corpus\0\u{1}defaults\0\u{1}limits\0\u{1}version\0\u{1}scheduler\0")
 
   fileprivate class _StorageClass {
     var _retriever: Cascade_V1_ModelInfo? = nil
@@ -1443,6 +1601,7 @@ nonisolated extension Cascade_V1_InfoResponse: SwiftProtobuf.Message, SwiftProto
     var _defaults: Cascade_V1_SearchDefaults? = nil
     var _limits: Cascade_V1_Limits? = nil
     var _version: String = String()
+    var _scheduler: Cascade_V1_SchedulerSettings? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1459,6 +1618,7 @@ nonisolated extension Cascade_V1_InfoResponse: SwiftProtobuf.Message, SwiftProto
       _defaults = source._defaults
       _limits = source._limits
       _version = source._version
+      _scheduler = source._scheduler
     }
   }
 
@@ -1483,6 +1643,7 @@ nonisolated extension Cascade_V1_InfoResponse: SwiftProtobuf.Message, SwiftProto
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._defaults) }()
         case 5: try { try decoder.decodeSingularMessageField(value: &_storage._limits) }()
         case 6: try { try decoder.decodeSingularStringField(value: &_storage._version) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._scheduler) }()
         default: break
         }
       }
@@ -1513,6 +1674,9 @@ nonisolated extension Cascade_V1_InfoResponse: SwiftProtobuf.Message, SwiftProto
       if !_storage._version.isEmpty {
         try visitor.visitSingularStringField(value: _storage._version, fieldNumber: 6)
       }
+      try { if let v = _storage._scheduler {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1528,6 +1692,7 @@ nonisolated extension Cascade_V1_InfoResponse: SwiftProtobuf.Message, SwiftProto
         if _storage._defaults != rhs_storage._defaults {return false}
         if _storage._limits != rhs_storage._limits {return false}
         if _storage._version != rhs_storage._version {return false}
+        if _storage._scheduler != rhs_storage._scheduler {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -23,7 +23,8 @@ final class CallCancellation: Sendable {
         max(.milliseconds(50), timeout / 2)
     }
 
-    private let deadline: ContinuousClock.Instant?
+    /// When the caller's deadline passes (its grpc-timeout from the stream's opening); nil: none.
+    let deadline: ContinuousClock.Instant?
     private let slack: Duration
     private let draining: @Sendable () -> Bool
     private let state = Mutex<(reason: Reason?, watchdog: Task<Void, Never>?)>((nil, nil))

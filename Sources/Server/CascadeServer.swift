@@ -50,6 +50,7 @@ public final class CascadeServer: Sendable {
         self.logger = logger
         self.apiKey = try config.resolvedAPIKey()
         metrics.observeQueueDepth { [pipeline] in pipeline.queueDepth }
+        pipeline.scheduler.observe(with: metrics)
     }
 
     /// Loads the models and opens the index the config names.

@@ -30,14 +30,15 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         request: ServerRequest<Cascade_V1_SearchRequest>, context: ServerContext
     ) async throws -> ServerResponse<Cascade_V1_SearchResponse> {
         let pipeline = self.pipeline
-        return await handle("Search", request) { message in
+        return await handle("Search", request) { message, deadline in
             let plan = try SearchPlan.resolve(
                 retrieveK: message.retrieveK == 0 ? nil : Int(message.retrieveK),
                 rerankK: message.hasRerankK ? Int(message.rerankK) : nil,
                 topN: message.topN == 0 ? nil : Int(message.topN),
                 includeText: message.includeText,
+                rerankBudget: message.hasRerankBudgetMs ? .milliseconds(Int64(message.rerankBudgetMs)) : nil,
                 defaults: pipeline.defaults, limits: pipeline.limits, hasReranker: pipeline.reranker != nil)
-            let result = try await pipeline.search(message.query, plan: plan)
+            let result = try await pipeline.search(message.query, plan: plan, deadline: deadline)
             return (Cascade_V1_SearchResponse(result), result.trace)
         }
     }
@@ -46,8 +47,8 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         request: ServerRequest<Cascade_V1_EmbedRequest>, context: ServerContext
     ) async throws -> ServerResponse<Cascade_V1_EmbedResponse> {
         let pipeline = self.pipeline
-        return await handle("Embed", request) { message in
-            let result = try await pipeline.embed(message.texts)
+        return await handle("Embed", request) { message, deadline in
+            let result = try await pipeline.embed(message.texts, deadline: deadline)
             let response = Cascade_V1_EmbedResponse.with {
                 $0.embeddings = result.vectors.map { vector in .with { $0.values = vector } }
                 $0.dimension = UInt32(result.dimension)
@@ -61,9 +62,10 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         request: ServerRequest<Cascade_V1_RerankRequest>, context: ServerContext
     ) async throws -> ServerResponse<Cascade_V1_RerankResponse> {
         let pipeline = self.pipeline
-        return await handle("Rerank", request) { message in
+        return await handle("Rerank", request) { message, deadline in
             let result = try await pipeline.rerank(
-                query: message.query, passages: message.passages.map(Passage.init), topN: Int(message.topN))
+                query: message.query, passages: message.passages.map(Passage.init), topN: Int(message.topN),
+                deadline: deadline)
             let response = Cascade_V1_RerankResponse.with {
                 $0.hits = result.hits.map { hit in
                     .with {
@@ -74,6 +76,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
                     }
                 }
                 $0.timing = Cascade_V1_Timing(result.trace)
+                $0.cacheHits = UInt32(result.cacheHits)
             }
             return (response, result.trace)
         }
@@ -83,8 +86,8 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         request: ServerRequest<Cascade_V1_UpsertRequest>, context: ServerContext
     ) async throws -> ServerResponse<Cascade_V1_UpsertResponse> {
         let pipeline = self.pipeline
-        return await handle("Upsert", request) { message in
-            let result = try await pipeline.upsert(message.passages.map(Passage.init))
+        return await handle("Upsert", request) { message, deadline in
+            let result = try await pipeline.upsert(message.passages.map(Passage.init), deadline: deadline)
             let response = Cascade_V1_UpsertResponse.with {
                 $0.upserted = UInt32(result.count)
                 $0.corpusSize = UInt64(result.corpusSize)
@@ -98,7 +101,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         request: ServerRequest<Cascade_V1_DeleteRequest>, context: ServerContext
     ) async throws -> ServerResponse<Cascade_V1_DeleteResponse> {
         let pipeline = self.pipeline
-        return await handle("Delete", request) { message in
+        return await handle("Delete", request) { message, _ in
             let result = try await pipeline.delete(ids: message.ids)
             let response = Cascade_V1_DeleteResponse.with {
                 $0.deleted = UInt32(result.count)
@@ -113,16 +116,17 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         request: ServerRequest<Cascade_V1_InfoRequest>, context: ServerContext
     ) async throws -> ServerResponse<Cascade_V1_InfoResponse> {
         let (pipeline, version) = (self.pipeline, self.version)
-        return await handle("Info", request) { _ in
+        return await handle("Info", request) { _, _ in
             (Cascade_V1_InfoResponse(pipeline.info(), version: version), nil)
         }
     }
 
     /// Runs one call: request id, cancellation (the RPC's cancellation, e.g. its deadline, cancels
-    /// the work so queued model runs are dropped), error mapping, metrics and the log line.
+    /// the work so waiting model work is dropped), error mapping, metrics and the log line. `body`
+    /// gets the call's deadline, by which the scheduler admits or refuses it.
     private func handle<Request: Sendable, Response: Sendable>(
         _ method: String, _ request: ServerRequest<Request>,
-        _ body: @escaping @Sendable (Request) async throws -> (Response, Trace?)
+        _ body: @escaping @Sendable (Request, ContinuousClock.Instant?) async throws -> (Response, Trace?)
     ) async -> ServerResponse<Response> {
         let start = ContinuousClock.now
         let requestID = RequestID.from(request.metadata)
@@ -131,7 +135,8 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
             timeout: RequestID.timeout(in: request.metadata), opened: CallClock.opened ?? start, draining: draining)
         let outcome: Result<(Response, Trace?), RPCError>
         do {
-            outcome = .success(try await cancellation.run { try await body(message) })
+            let deadline = cancellation.deadline
+            outcome = .success(try await cancellation.run { try await body(message, deadline) })
         } catch {
             outcome = .failure(Self.rpcError(from: error, cancelled: cancellation.reason))
         }
@@ -166,7 +171,16 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
             switch error {
             case .invalidArgument, .unknownIds: return RPCError(code: .invalidArgument, message: error.description)
             case .failedPrecondition: return RPCError(code: .failedPrecondition, message: error.description)
-            case .overloaded: return RPCError(code: .resourceExhausted, message: error.description)
+            case .overloaded(let refusal):
+                // gRPC's own retry throttling reads this trailer: clients back off instead of
+                // hammering a full server with calls it will refuse.
+                var metadata = Metadata()
+                let milliseconds =
+                    refusal.retryAfter.components.seconds * 1000
+                    + refusal.retryAfter.components.attoseconds / 1_000_000_000_000_000
+                metadata.addString(String(max(1, milliseconds)), forKey: "grpc-retry-pushback-ms")
+                return RPCError(code: .resourceExhausted, message: error.description, metadata: metadata)
+            case .deadlineExceeded: return RPCError(code: .deadlineExceeded, message: error.description)
             case .shutDown: return RPCError(code: .unavailable, message: error.description)
             case .configuration: return RPCError(code: .internalError, message: error.description)
             }

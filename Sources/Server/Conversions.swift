@@ -34,6 +34,8 @@ extension Cascade_V1_SearchResponse {
         retrieveK = UInt32(result.plan.retrieveK)
         rerankK = UInt32(result.plan.rerankK)
         topN = UInt32(result.plan.topN)
+        reranked = UInt32(result.reranked)
+        rerankCacheHits = UInt32(result.rerankCacheHits)
     }
 }
 
@@ -77,6 +79,16 @@ extension Cascade_V1_InfoResponse {
             $0.maxUpsertPassages = UInt32(limits.maxUpsertPassages)
             $0.maxDeleteIds = UInt32(limits.maxDeleteIds)
             $0.queueCapacity = UInt32(limits.queueCapacity)
+            $0.maxRerankTokens = UInt32(limits.maxRerankTokens)
+            $0.maxEncodeTokens = UInt32(limits.maxEncodeTokens)
+        }
+        let scheduler = info.scheduler
+        self.scheduler = .with {
+            $0.maxQueueMs = UInt32(scheduler.maxQueueMs)
+            $0.maxBatchTokens = UInt32(scheduler.maxBatchTokens)
+            $0.rerankBatchTokens = UInt32(scheduler.rerankBatchTokens)
+            $0.agingMs = UInt32(scheduler.agingMs)
+            $0.rerankCacheBytes = UInt64(scheduler.rerankCacheBytes)
         }
         self.version = version
     }

@@ -4,8 +4,8 @@ import Prometheus
 import Synchronization
 
 /// Prometheus metrics: a latency histogram per method and stage (the stage names of `Trace`,
-/// the proto's `Timing` and the log lines), request counts by method and status code, and the
-/// model queue's depth.
+/// the proto's `Timing` and the log lines), request counts by method and status code, the
+/// scheduler's batches, waits, refusals and drops, the rerank cache, and the queue's depth.
 public final class ServerMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     /// 100 µs to 30 s, roughly ×2.5 per bucket: a query encode is ~1 ms, a deep rerank seconds.
@@ -52,6 +52,9 @@ public final class ServerMetrics: Sendable {
         }
     }
 
+    /// Requests (or rows, or padded tokens) per batch: 1 to 4096, doubling.
+    static let sizeBuckets: [Double] = (0...12).map { Double(1 << $0) }
+
     /// The Prometheus text exposition of every metric.
     public func render() -> [UInt8] {
         if let source = depthSource.withLock({ $0 }) { queueDepth.set(Int64(source())) }
@@ -80,5 +83,65 @@ public final class ServerMetrics: Sendable {
         case .unauthenticated: return "UNAUTHENTICATED"
         default: return "UNKNOWN"
         }
+    }
+}
+
+extension ServerMetrics: SchedulerObserver {
+    public func batchRan(_ work: WorkClass, requests: Int, rows: Int, tokens: Int, duration: Duration) {
+        let labels = [("class", work.rawValue)]
+        for (name, value, help) in [
+            ("batch_requests", requests, "Requests sharing one forward pass, by work class (query, rerank, bulk)."),
+            ("batch_rows", rows, "Rows (queries, pairs, texts) in one forward pass, by work class."),
+            ("batch_tokens", tokens, "Padded tokens in one forward pass, by work class."),
+        ] {
+            registry.makeValueHistogram(
+                descriptor: MetricNameDescriptor(namespace: "cascade", metricName: name, unitName: "", helpText: help),
+                labels: labels, buckets: Self.sizeBuckets
+            ).record(Double(value))
+        }
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "cascade", metricName: "batch_duration", unitName: "seconds",
+                helpText: "One forward pass (with its scan, for queries), by work class."),
+            labels: labels, buckets: Self.buckets
+        ).record(duration)
+    }
+
+    public func waited(_ work: WorkClass, _ duration: Duration) {
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "cascade", metricName: "queue_wait", unitName: "seconds",
+                helpText: "From a request's work reaching the scheduler to its first batch, by work class."),
+            labels: [("class", work.rawValue)], buckets: Self.buckets
+        ).record(duration)
+    }
+
+    public func refused(_ reason: Refusal.Reason) {
+        count(
+            "refusals",
+            "Requests refused at admission, before any model work, by reason "
+                + "(deadline, queue_time, queue_full).", [("reason", reason.rawValue)])
+    }
+
+    public func expired(_ work: WorkClass) {
+        count(
+            "expired", "Admitted work dropped unrun because its deadline passed while it waited, by work class.",
+            [("class", work.rawValue)])
+    }
+
+    public func rerankCache(hits: Int, misses: Int) {
+        count("rerank_cache_hits", "Rerank pairs whose score came from the cache.", [], by: hits)
+        count("rerank_cache_misses", "Rerank pairs the cross-encoder scored.", [], by: misses)
+    }
+
+    public func rerankBudgetCut(requested: Int, reranked: Int) {
+        count("rerank_budget_cuts", "Searches whose rerank_budget_ms reranked fewer than rerank_k candidates.", [])
+    }
+
+    private func count(_ name: String, _ help: String, _ labels: [(String, String)], by amount: Int = 1) {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(namespace: "cascade", metricName: name, unitName: "total", helpText: help),
+            labels: labels
+        ).increment(by: Int64(amount))
     }
 }

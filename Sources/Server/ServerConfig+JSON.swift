@@ -29,7 +29,7 @@ extension ServerConfig {
         try json.refuseUnknownKeys([
             "host", "port", "metrics_port", "metrics_host", "index", "retriever", "reranker", "reranker_head",
             "read_only", "tls", "api_key",
-            "api_key_file", "defaults", "limits", "encode_batch_size", "rerank_batch_size", "max_request_bytes",
+            "api_key_file", "defaults", "limits", "scheduler", "max_request_bytes",
             "shutdown_grace_seconds", "compute_threads", "log_level",
         ])
         var config = ServerConfig()
@@ -44,8 +44,6 @@ extension ServerConfig {
         config.readOnly = try json.bool("read_only") ?? config.readOnly
         config.apiKey = try json.string("api_key")
         config.apiKeyFile = try json.string("api_key_file")
-        config.encodeBatchSize = try json.int("encode_batch_size") ?? config.encodeBatchSize
-        config.rerankBatchSize = try json.int("rerank_batch_size") ?? config.rerankBatchSize
         config.maxRequestBytes = try json.int("max_request_bytes") ?? config.maxRequestBytes
         config.shutdownGraceSeconds = try json.double("shutdown_grace_seconds") ?? config.shutdownGraceSeconds
         config.computeThreads = try json.int("compute_threads")
@@ -68,10 +66,22 @@ extension ServerConfig {
                 ("max_id_bytes", \.maxIdBytes), ("max_rerank_passages", \.maxRerankPassages),
                 ("max_embed_texts", \.maxEmbedTexts), ("max_upsert_passages", \.maxUpsertPassages),
                 ("max_delete_ids", \.maxDeleteIds), ("queue_capacity", \.queueCapacity),
+                ("max_rerank_tokens", \.maxRerankTokens), ("max_encode_tokens", \.maxEncodeTokens),
             ]
             try limits.refuseUnknownKeys(Set(fields.map(\.0)))
             for (key, path) in fields {
                 if let value = try limits.int(key) { config.limits[keyPath: path] = value }
+            }
+        }
+        if let scheduler = try json.object("scheduler") {
+            let fields: [(String, WritableKeyPath<SchedulerSettings, Int>)] = [
+                ("max_queue_ms", \.maxQueueMs), ("max_batch_tokens", \.maxBatchTokens),
+                ("rerank_batch_tokens", \.rerankBatchTokens), ("aging_ms", \.agingMs),
+                ("rerank_cache_bytes", \.rerankCacheBytes),
+            ]
+            try scheduler.refuseUnknownKeys(Set(fields.map(\.0)))
+            for (key, path) in fields {
+                if let value = try scheduler.int(key) { config.scheduler[keyPath: path] = value }
             }
         }
         return config

@@ -10,7 +10,8 @@ import Foundation
 ///   "tls": { "certificate": "server.pem", "key": "server.key" },
 ///   "api_key_file": "/run/secrets/cascade-key",
 ///   "defaults": { "retrieve_k": 100, "rerank_k": 20, "top_n": 10 },
-///   "limits": { "max_retrieve_k": 1000, "queue_capacity": 64 } }
+///   "limits": { "max_retrieve_k": 1000, "queue_capacity": 64 },
+///   "scheduler": { "max_queue_ms": 5000, "rerank_batch_tokens": 256, "rerank_cache_bytes": 67108864 } }
 /// ```
 public struct ServerConfig: Sendable, Equatable {
     public struct TLS: Sendable, Equatable, Codable {
@@ -49,8 +50,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var apiKeyFile: String?
     public var defaults = SearchDefaults()
     public var limits = Limits()
-    public var encodeBatchSize = 32
-    public var rerankBatchSize = 16
+    public var scheduler = SchedulerSettings()
     /// Largest request message accepted, in bytes (gRPC's default is 4 MiB).
     public var maxRequestBytes = 16 << 20
     /// How long shutdown waits for in-flight calls before cancelling them.
@@ -123,8 +123,6 @@ public struct ServerConfig: Sendable, Equatable {
         }
         if apiKey != nil && apiKeyFile != nil { throw fail("set api_key or api_key_file, not both") }
         if let apiKey, apiKey.isEmpty { throw fail("api_key must not be empty") }
-        if encodeBatchSize < 1 { throw fail("encode_batch_size must be at least 1 (got \(encodeBatchSize))") }
-        if rerankBatchSize < 1 { throw fail("rerank_batch_size must be at least 1 (got \(rerankBatchSize))") }
         if maxRequestBytes < 1024 { throw fail("max_request_bytes must be at least 1024 (got \(maxRequestBytes))") }
         if !(shutdownGraceSeconds >= 0) {
             throw fail("shutdown_grace_seconds must not be negative (got \(shutdownGraceSeconds))")
@@ -138,6 +136,7 @@ public struct ServerConfig: Sendable, Equatable {
         }
         do {
             try limits.validate()
+            try scheduler.validate()
         } catch let error as CascadeError {
             throw fail(error.description)
         }
@@ -147,8 +146,7 @@ public struct ServerConfig: Sendable, Equatable {
     public var pipelineConfiguration: PipelineConfiguration {
         var defaults = self.defaults
         if reranker == nil { defaults.rerankK = 0 }
-        return PipelineConfiguration(
-            defaults: defaults, limits: limits, encodeBatchSize: encodeBatchSize, rerankBatchSize: rerankBatchSize)
+        return PipelineConfiguration(defaults: defaults, limits: limits, scheduler: scheduler)
     }
 
     /// The API key, read from `apiKeyFile` when that is set.

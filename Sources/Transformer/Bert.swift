@@ -174,7 +174,8 @@ struct BertPooler: Sendable {
     let dense: Linear
 
     init(_ w: ModelLoader, _ c: EncoderConfig) throws {
-        dense = try w.linear("pooler.dense", in: c.hiddenSize, out: c.hiddenSize)
+        // Part of the classification head: fp32 at every precision.
+        dense = try w.linear("pooler.dense", in: c.hiddenSize, out: c.hiddenSize, precision: .fp32)
     }
 
     func forward(_ cls: [Float]) -> [Float] {

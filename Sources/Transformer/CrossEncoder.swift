@@ -15,8 +15,14 @@ public final class CrossEncoder: Sendable {
     let backbone: any TransformerBackbone
     let head: Head
     public let fingerprint: String
+    /// The precision of the encoder's linear layers (the head stays fp32), the kernel path they
+    /// run (e.g. "int8/avx2") and the seconds reading and converting the weights took.
+    public let precision: Precision
+    public let kernelPath: String
+    public let loadSeconds: Double
 
-    public convenience init(directory: URL) throws {
+    public convenience init(directory: URL, precision: Precision = .fp32) throws {
+        let started = ContinuousClock.now
         let config = try EncoderConfig.read(from: directory)
         if !config.architectures.isEmpty,
             !config.architectures.contains(where: { $0.hasSuffix("ForSequenceClassification") })
@@ -26,34 +32,44 @@ public final class CrossEncoder: Sendable {
                 reason: "architecture \(config.architectures) has no classification head "
                     + "(expected BertForSequenceClassification or DistilBertForSequenceClassification)")
         }
-        try self.init(config: config, weights: try openWeights(in: directory))
+        try self.init(
+            config: config, weights: try openWeights(in: directory), precision: precision, started: started)
     }
 
     /// An encoder folder (e.g. a bare `BertModel`) under a classification head from another file:
     /// `classifier.*` (and `pre_classifier.*` for DistilBERT) from `head`, everything else from the folder.
-    public convenience init(encoderDirectory: URL, head: any WeightSource) throws {
+    public convenience init(encoderDirectory: URL, head: any WeightSource, precision: Precision = .fp32) throws {
+        let started = ContinuousClock.now
         let config = try EncoderConfig.read(from: encoderDirectory)
-        try self.init(config: config, weights: LayeredWeights([head, try openWeights(in: encoderDirectory)]))
+        try self.init(
+            config: config, weights: LayeredWeights([head, try openWeights(in: encoderDirectory)]),
+            precision: precision, started: started)
     }
 
-    init(config: EncoderConfig, weights: any WeightSource) throws {
-        let loader = ModelLoader(source: weights, family: config.family)
+    init(
+        config: EncoderConfig, weights: any WeightSource, precision: Precision = .fp32,
+        started: ContinuousClock.Instant = .now
+    ) throws {
+        let loader = ModelLoader(source: weights, family: config.family, precision: precision)
         backbone = try loadBackbone(config: config, loader: loader)
         let h = config.hiddenSize
         switch config.family {
         case .bert:
             head = .bert(
                 pooler: try BertPooler(loader, config),
-                classifier: try loader.linear("classifier", in: h, out: 1, base: false))
+                classifier: try loader.linear("classifier", in: h, out: 1, base: false, precision: .fp32))
         case .distilbert:
             head = .distilbert(
-                preClassifier: try loader.linear("pre_classifier", in: h, out: h, base: false),
-                classifier: try loader.linear("classifier", in: h, out: 1, base: false))
+                preClassifier: try loader.linear("pre_classifier", in: h, out: h, base: false, precision: .fp32),
+                classifier: try loader.linear("classifier", in: h, out: 1, base: false, precision: .fp32))
         }
         var hasher = Hasher64()
         hasher.combine(bytes: [UInt8](config.fileBytes))
         hasher.combine("\(loader.fingerprint) cross-encoder")
         fingerprint = "\(config.family.rawValue)-cross-" + String(hasher.value, radix: 16)
+        self.precision = precision
+        kernelPath = loader.kernelPath
+        loadSeconds = (ContinuousClock.now - started).loadSeconds
     }
 
     public var architecture: String {

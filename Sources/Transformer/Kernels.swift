@@ -3,52 +3,115 @@ import COpenBLAS
 import Compute
 import Foundation
 
-/// `nn.Linear`: `weight [out, in]` used in place by OpenBLAS (transposed by the GEMM, never
-/// copied), `bias [out]`, and for a model that encodes queries the weights once more in the
-/// skinny kernel's layout.
+/// `nn.Linear`: `bias [out]` and the weights `[out, in]` in the form its precision runs:
+/// - fp32: the checkpoint's tensor used in place by OpenBLAS (transposed by the GEMM, never
+///   copied), and for a model that encodes queries once more in the skinny kernel's layout;
+/// - fp16 / int8: only the reduced copy, packed for its kernels (`HalfWeights`, `Int8Weights`).
 struct Linear: Sendable {
-    let weight: FloatTensor
+    enum Weights: Sendable {
+        case fp32(FloatTensor, packed: SkinnyWeights?)
+        case fp16(HalfWeights)
+        case int8(Int8Weights)
+    }
+
+    let weights: Weights
     let bias: FloatTensor
-    let packed: SkinnyWeights?
-    var inFeatures: Int { weight.shape[1] }
-    var outFeatures: Int { weight.shape[0] }
+    let inFeatures: Int
+    let outFeatures: Int
 
     enum Activation { case none, gelu }
 
-    /// With an `arena` (a model that encodes queries) and an AVX2 CPU, the weights are also
+    /// fp32. With an `arena` (a model that encodes queries) and an AVX2 CPU, the weights are also
     /// packed for the skinny kernel.
     init(weight: FloatTensor, bias: FloatTensor, packInto arena: PackingArena? = nil) {
-        self.weight = weight
+        self.init(weight: weight, bias: bias, precision: .fp32, arena: arena)
+    }
+
+    /// At `precision`; fp16 and int8 need an `arena` for their packed weights, and the caller may
+    /// drop `weight` afterwards.
+    init(weight: FloatTensor, bias: FloatTensor, precision: Precision, arena: PackingArena?) {
         self.bias = bias
-        packed = arena.flatMap { SkinnyWeights.cpuCanRun ? SkinnyWeights(weight, in: $0) : nil }
+        (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
+        switch precision {
+        case .fp32:
+            weights = .fp32(
+                weight, packed: arena.flatMap { SkinnyWeights.cpuCanRun ? SkinnyWeights(weight, in: $0) : nil })
+        case .fp16:
+            weights = .fp16(HalfWeights(weight, in: arena ?? PackingArena()))
+        case .int8:
+            weights = .int8(Int8Weights(weight, in: arena ?? PackingArena()))
+        }
+    }
+
+    var precision: Precision {
+        switch weights {
+        case .fp32: return .fp32
+        case .fp16: return .fp16
+        case .int8: return .int8
+        }
     }
 
     /// `y[rows, out] = activation(x[rows, in] · weightᵀ + bias)` on the compute pool, one tile of
     /// `y` per task (`GemmTiles`). Each tile is seeded with the bias and the GEMM adds onto it
     /// (beta = 1): OpenBLAS would otherwise spend a pass zeroing `y` and we another adding the bias.
+    /// int8 tiles write `y` whole, bias and rescale included.
     func callAsFunction(
         _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, activation: Activation = .none
     ) {
         guard rows > 0 else { return }
         let (n, k) = (outFeatures, inFeatures)
         let pool = ComputePool.shared
-        let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: packed != nil)
-        pool.run(tiles.count) { task, _ in
-            let (r, c) = tiles[task]
-            let out = y + r.lowerBound * n + c.lowerBound
-            for i in 0..<r.count { (out + i * n).update(from: bias.pointer + c.lowerBound, count: c.count) }
-            let a = x + r.lowerBound * k
-            if tiles.skinny, let packed {
-                cascade_sgemm_nt_skinny(
-                    Int32(r.count), Int32(c.count), Int32(k), a, Int32(k), packed.columns(from: c.lowerBound), out,
-                    Int32(n))
-            } else {
-                cblas_sgemm(
-                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(c.count), Int32(k), 1, a,
-                    Int32(k), weight.pointer + c.lowerBound * k, Int32(k), 1, out, Int32(n))
+        switch weights {
+        case .int8(let q):
+            let xq = QuantizedRows(x, rows: rows, depth: k, stride: q.activationStride)
+            let level = Int32(Precision.kernelLevel)
+            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true, panel: 16)
+            pool.run(tiles.count) { task, _ in
+                let (r, c) = tiles[task]
+                let out = y + r.lowerBound * n + c.lowerBound
+                cascade_q8_gemm_f32(
+                    level, Int32(r.count), Int32(c.count), Int32(k), xq.bytes + r.lowerBound * xq.stride,
+                    Int32(xq.stride), xq.scales + r.lowerBound, xq.zeros + r.lowerBound, q.columns(from: c.lowerBound),
+                    q.scales + c.lowerBound, q.sums + c.lowerBound, bias.pointer + c.lowerBound, out, Int32(n))
+                if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
             }
-            if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
+        case .fp16(let half):
+            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true)
+            pool.run(tiles.count) { task, _ in
+                let (r, c) = tiles[task]
+                let out = seedBias(y, rows: r, columns: c)
+                half.multiply(x + r.lowerBound * k, rows: r.count, columns: c, into: out, ldy: n)
+                if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
+            }
+        case .fp32(let weight, let packed):
+            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: packed != nil)
+            pool.run(tiles.count) { task, _ in
+                let (r, c) = tiles[task]
+                let out = seedBias(y, rows: r, columns: c)
+                let a = x + r.lowerBound * k
+                if tiles.skinny, let packed {
+                    cascade_sgemm_nt_skinny(
+                        Int32(r.count), Int32(c.count), Int32(k), a, Int32(k), packed.columns(from: c.lowerBound), out,
+                        Int32(n))
+                } else {
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(c.count), Int32(k), 1, a,
+                        Int32(k), weight.pointer + c.lowerBound * k, Int32(k), 1, out, Int32(n))
+                }
+                if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
+            }
         }
+    }
+
+    /// Fills the tile `rows` x `columns` of `y` (rows `outFeatures` apart) with the bias; returns
+    /// its first cell.
+    private func seedBias(_ y: UnsafeMutablePointer<Float>, rows: Range<Int>, columns: Range<Int>)
+        -> UnsafeMutablePointer<Float>
+    {
+        let n = outFeatures
+        let out = y + rows.lowerBound * n + columns.lowerBound
+        for i in 0..<rows.count { (out + i * n).update(from: bias.pointer + columns.lowerBound, count: columns.count) }
+        return out
     }
 }
 
@@ -70,15 +133,17 @@ struct GemmTiles {
     let count: Int
     let skinny: Bool
 
-    init(rows: Int, columns: Int, threads: Int, packed: Bool) {
+    /// `panel`: the columns the packed weights group together (3 for the fp32 and fp16 kernels,
+    /// 16 for int8); skinny slices start on a panel.
+    init(rows: Int, columns: Int, threads: Int, packed: Bool, panel: Int = 3) {
         self.rows = rows
         self.columns = columns
         skinny = rows <= Self.skinnyRows && packed
         if skinny {
             rowBlock = rows
-            // About four tasks per thread, in whole panels of 3: each task starts its weights'
+            // About four tasks per thread, in whole panels: each task starts its weights'
             // stream cold, and 48-column tasks made a query's GEMMs 1.07x slower than this.
-            columnBlock = max(48, (columns / (4 * threads) + 2) / 3 * 3)
+            columnBlock = max(48, (columns / (4 * threads) + panel - 1) / panel * panel)
         } else if rows >= 256 * threads || threads == 1 {
             let blocks = max(threads, (rows + 255) / 256)
             rowBlock = (rows + blocks - 1) / blocks

@@ -7,13 +7,18 @@ final class ModelLoader {
     let source: any WeightSource
     /// "bert." or "" for the encoder's own tensors; heads are looked up without it.
     let basePrefix: String
-    /// Where linear layers also keep their weights in the skinny kernel's layout (a query encoder).
-    let packing: PackingArena?
+    /// The precision of the base model's linear layers (heads stay fp32).
+    let precision: Precision
+    /// Where fp32 linear layers also keep their weights in the skinny kernel's layout (a query
+    /// encoder), and fp16 / int8 ones their only copy.
+    let arena = PackingArena()
+    let packForQueries: Bool
     private var hasher = Hasher64()
 
-    init(source: any WeightSource, family: ModelFamily, packForQueries: Bool = false) {
+    init(source: any WeightSource, family: ModelFamily, packForQueries: Bool = false, precision: Precision = .fp32) {
         self.source = source
-        packing = packForQueries ? PackingArena() : nil
+        self.packForQueries = packForQueries
+        self.precision = precision
         let prefixed = "\(family.rawValue).embeddings.word_embeddings.weight"
         basePrefix = source.info(prefixed) != nil ? "\(family.rawValue)." : ""
     }
@@ -35,11 +40,26 @@ final class ModelLoader {
         return t
     }
 
-    func linear(_ name: String, in inFeatures: Int, out outFeatures: Int, base: Bool = true) throws -> Linear {
+    /// The kernel path the base model's linear layers run, e.g. "int8/avx2".
+    var kernelPath: String { precision.kernelPath(packed: packForQueries && SkinnyWeights.cpuCanRun) }
+
+    /// `precision` nil: the loader's; heads pass `.fp32`.
+    func linear(
+        _ name: String, in inFeatures: Int, out outFeatures: Int, base: Bool = true, precision: Precision? = nil
+    ) throws -> Linear {
         let prefix = base ? basePrefix : ""
-        return Linear(
+        return makeLinear(
             weight: try head(prefix + name + ".weight", [outFeatures, inFeatures]),
-            bias: try head(prefix + name + ".bias", [outFeatures]), packInto: packing)
+            bias: try head(prefix + name + ".bias", [outFeatures]), precision: precision ?? self.precision)
+    }
+
+    /// A reduced-precision layer keeps only its packed copy; the checkpoint's pages of the fp32
+    /// weight are handed back to the kernel, so an int8 model does not hold an fp32 twin.
+    private func makeLinear(weight: FloatTensor, bias: FloatTensor, precision: Precision) -> Linear {
+        let packing = precision != .fp32 || packForQueries ? arena : nil
+        let linear = Linear(weight: weight, bias: bias, precision: precision, arena: packing)
+        if precision != .fp32 { weight.releaseMappedPages() }
+        return linear
     }
 
     func layerNorm(_ name: String, size: Int, eps: Float) throws -> LayerNorm {
@@ -55,13 +75,21 @@ final class ModelLoader {
         var weight: [Float] = []
         var bias: [Float] = []
         weight.reserveCapacity(names.count * outFeatures * inFeatures)
+        var parts: [FloatTensor] = []
         for name in names {
-            weight.append(contentsOf: try tensor(name + ".weight", [outFeatures, inFeatures]).buffer)
-            bias.append(contentsOf: try tensor(name + ".bias", [outFeatures]).buffer)
+            // `buffer` points into the tensor's owner: a converted (f16, bf16) tensor's buffer is
+            // freed with the tensor, so each one is kept alive until it has been copied.
+            let part = try tensor(name + ".weight", [outFeatures, inFeatures])
+            withExtendedLifetime(part) { weight.append(contentsOf: part.buffer) }
+            parts.append(part)
+            let partBias = try tensor(name + ".bias", [outFeatures])
+            withExtendedLifetime(partBias) { bias.append(contentsOf: partBias.buffer) }
         }
-        return Linear(
+        // The fused copy is the fp32 weight from here on; the checkpoint's pages can go.
+        for part in parts { part.releaseMappedPages() }
+        return makeLinear(
             weight: FloatTensor(owning: weight, shape: [names.count * outFeatures, inFeatures]),
-            bias: FloatTensor(owning: bias, shape: [names.count * outFeatures]), packInto: packing)
+            bias: FloatTensor(owning: bias, shape: [names.count * outFeatures]), precision: precision)
     }
 }
 

@@ -7,23 +7,38 @@ public final class SentenceEncoder: Sendable {
     public let pooling: Pooling
     public let fingerprint: String
 
+    /// The precision of the linear layers, the kernel path they run (e.g. "int8/avx2") and the
+    /// seconds reading and converting the weights took.
+    public let precision: Precision
+    public let kernelPath: String
+    public let loadSeconds: Double
+
     /// pooling: explicit, else from sentence-transformers files, else CLS without normalisation.
-    public convenience init(directory: URL, pooling: Pooling? = nil) throws {
+    /// precision: the linear layers' weights, quantized from the checkpoint as it is while loading.
+    public convenience init(directory: URL, pooling: Pooling? = nil, precision: Precision = .fp32) throws {
+        let started = ContinuousClock.now
         let config = try EncoderConfig.read(from: directory)
         try self.init(
             config: config, weights: try openWeights(in: directory),
-            pooling: try pooling ?? Pooling.read(from: directory) ?? Pooling(mode: .cls, normalize: false))
+            pooling: try pooling ?? Pooling.read(from: directory) ?? Pooling(mode: .cls, normalize: false),
+            precision: precision, started: started)
     }
 
-    init(config: EncoderConfig, weights: any WeightSource, pooling: Pooling) throws {
-        // Queries are short: every linear layer keeps a copy packed for the skinny kernel.
-        let loader = ModelLoader(source: weights, family: config.family, packForQueries: true)
+    init(
+        config: EncoderConfig, weights: any WeightSource, pooling: Pooling, precision: Precision = .fp32,
+        started: ContinuousClock.Instant = .now
+    ) throws {
+        // Queries are short: every fp32 linear layer keeps a copy packed for the skinny kernel.
+        let loader = ModelLoader(source: weights, family: config.family, packForQueries: true, precision: precision)
         backbone = try loadBackbone(config: config, loader: loader)
         self.pooling = pooling
+        self.precision = precision
+        kernelPath = loader.kernelPath
         var hasher = Hasher64()
         hasher.combine(bytes: [UInt8](config.fileBytes))
         hasher.combine("\(loader.fingerprint) \(self.pooling.mode.rawValue) \(self.pooling.normalize)")
         fingerprint = "\(config.family.rawValue)-\(config.hiddenSize)-" + String(hasher.value, radix: 16)
+        loadSeconds = (ContinuousClock.now - started).loadSeconds
     }
 
     public var dimension: Int { backbone.config.hiddenSize }

@@ -46,7 +46,15 @@ final class PackingArena: @unchecked Sendable {
     deinit { for chunk in chunks { chunk.deallocate() } }
 
     func allocate(floats: Int) -> UnsafeMutablePointer<Float> {
-        let bytes = (floats * MemoryLayout<Float>.size + 63) & ~63
+        allocate(bytes: floats * MemoryLayout<Float>.size).bindMemory(to: Float.self, capacity: floats)
+    }
+
+    func allocate<T>(_ count: Int, of type: T.Type) -> UnsafeMutablePointer<T> {
+        allocate(bytes: count * MemoryLayout<T>.stride).bindMemory(to: T.self, capacity: count)
+    }
+
+    func allocate(bytes wanted: Int) -> UnsafeMutableRawPointer {
+        let bytes = (wanted + 63) & ~63
         if chunks.isEmpty || used + bytes > chunks[chunks.count - 1].count {
             let size = max(Self.chunkBytes, (bytes + Self.hugePage - 1) / Self.hugePage * Self.hugePage)
             let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: Self.hugePage)
@@ -57,6 +65,9 @@ final class PackingArena: @unchecked Sendable {
         }
         let piece = chunks[chunks.count - 1].baseAddress! + used
         used += bytes
-        return piece.bindMemory(to: Float.self, capacity: floats)
+        return piece
     }
+
+    /// Bytes handed out so far (the packed weights' memory, for reports).
+    var bytesUsed: Int { chunks.dropLast().reduce(0) { $0 + $1.count } + used }
 }

@@ -35,6 +35,20 @@ public struct FloatTensor: @unchecked Sendable {
     public var buffer: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: pointer, count: count) }
 }
 
+extension FloatTensor {
+    /// Lets the kernel drop this tensor's pages of the checkpoint's memory map (they are read back
+    /// from the file if touched again): for weights the model has copied into another form. A
+    /// no-op for owned buffers.
+    func releaseMappedPages() {
+        guard owner is MappedFile else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let first = (Int(bitPattern: pointer) + page - 1) / page * page
+        let end = (Int(bitPattern: pointer) + count * MemoryLayout<Float>.size) / page * page
+        guard end > first else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, MADV_DONTNEED)
+    }
+}
+
 public enum WeightsError: Error, CustomStringConvertible, Equatable {
     case missingFile(String)
     case malformed(file: String, reason: String)

@@ -115,36 +115,7 @@ final class BlockScanner {
         }
         let base = block &* UInt32(blockSize)
         for q in 0..<queryCount {
-            select(tops: &tops[q], column: scores + q, rows: rows, words: words, live: live, base: base)
-        }
-    }
-
-    private func select(
-        tops top: inout TopK, column out: UnsafeMutablePointer<Float>, rows: Int, words: Int,
-        live: UnsafeRawBufferPointer, base: UInt32
-    ) {
-        let stride = queryCount
-        var threshold = top.threshold
-        for w in 0..<words {
-            var word = live.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)
-            let remaining = rows - w * 64
-            if remaining < 64 { word &= (UInt64(1) << UInt64(remaining)) &- 1 }
-            let first = w * 64
-            if word == ~UInt64(0) {
-                for j in first..<first + 64 where out[j * stride] >= threshold {
-                    top.offer(out[j * stride], base &+ UInt32(j))
-                    threshold = top.threshold
-                }
-            } else {
-                while word != 0 {
-                    let j = first + word.trailingZeroBitCount
-                    word &= word &- 1
-                    if out[j * stride] >= threshold {
-                        top.offer(out[j * stride], base &+ UInt32(j))
-                        threshold = top.threshold
-                    }
-                }
-            }
+            selectLive(top: &tops[q], scores: scores + q, stride: queryCount, rows: rows, live: live, base: base)
         }
     }
 
@@ -160,6 +131,37 @@ final class BlockScanner {
             let n = blasint(queryCount)
             cblas_sgemm(
                 CblasRowMajor, CblasTrans, CblasTrans, blasint(rows), n, d, 1, a, lda, queries, d, 0, scores, n)
+        }
+    }
+}
+
+/// Offers the scores of a block's live rows (`scores[j * stride]` for row j < rows; bit j of the
+/// `live` bitmap) to `top` as slots `base + j`.
+func selectLive(
+    top: inout TopK, scores out: UnsafeMutablePointer<Float>, stride: Int, rows: Int, live: UnsafeRawBufferPointer,
+    base: UInt32
+) {
+    let words = (rows + 63) / 64
+    var threshold = top.threshold
+    for w in 0..<words {
+        var word = live.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)
+        let remaining = rows - w * 64
+        if remaining < 64 { word &= (UInt64(1) << UInt64(remaining)) &- 1 }
+        let first = w * 64
+        if word == ~UInt64(0) {
+            for j in first..<first + 64 where out[j * stride] >= threshold {
+                top.offer(out[j * stride], base &+ UInt32(j))
+                threshold = top.threshold
+            }
+        } else {
+            while word != 0 {
+                let j = first + word.trailingZeroBitCount
+                word &= word &- 1
+                if out[j * stride] >= threshold {
+                    top.offer(out[j * stride], base &+ UInt32(j))
+                    threshold = top.threshold
+                }
+            }
         }
     }
 }

@@ -180,6 +180,23 @@ final class Transaction {
         return true
     }
 
+    /// Deletes `db` itself, as if it had never been created (tests make format 1 stores with it).
+    func dropDatabase(_ db: Database) throws(LMDBError) {
+        try check(mdb_drop(handle, db.dbi, 1), "drop(\(db.name))")
+    }
+
+    /// Bytes of the pages `db` holds (branch, leaf and overflow).
+    func bytes(_ db: Database) throws(LMDBError) -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(handle, db.dbi, &stat), "stat(\(db.name))")
+        return (stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages) * Int(stat.ms_psize)
+    }
+
+    /// Deletes every entry of `db` (the database itself stays).
+    func empty(_ db: Database) throws(LMDBError) {
+        try check(mdb_drop(handle, db.dbi, 0), "drop(\(db.name))")
+    }
+
     func cursor(_ db: Database) throws(LMDBError) -> Cursor {
         var cursor: OpaquePointer?
         try check(mdb_cursor_open(handle, db.dbi, &cursor), "cursor_open(\(db.name))")
@@ -203,6 +220,19 @@ final class Cursor {
 
     func first() throws(LMDBError) -> Entry? { try move(MDB_FIRST) }
     func next() throws(LMDBError) -> Entry? { try move(MDB_NEXT) }
+
+    /// The first entry whose key is at least `key`.
+    func seek(atLeast key: UnsafeRawBufferPointer) throws(LMDBError) -> Entry? {
+        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val()
+        let rc = mdb_cursor_get(handle, &k, &v, MDB_SET_RANGE)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc, "cursor_get(\(database.name))")
+        return (
+            UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size),
+            UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size)
+        )
+    }
 
     /// Deletes the entry the cursor is on.
     func deleteCurrent() throws(LMDBError) {

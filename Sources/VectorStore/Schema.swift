@@ -13,10 +13,21 @@ import Foundation
 ///   in place, page-aligned.
 /// - `live`: block number → bitmap of the block's live slots (bit i of word i/64).
 /// - `free`: slot → empty; deleted slots waiting to be reused.
+///
+/// Format 2 (stores with codes other than fp32, or partitions; plain fp32 stores stay format 1, so
+/// older builds keep reading them) adds:
+/// - meta "codes" (the `VectorCodes` raw value; absent means fp32) and "centroids" (partitions x
+///   dimension float32, unit length; absent means not partitioned).
+/// - fp16 and int8 `blocks` are row-major: row r's codes at `r * dimension` (2 or 1 bytes each);
+///   int8 blocks end with `blockSize` float32 scales, one per row (see BlockLayout).
+/// - `full`: slot → the float32 vector, for rescoring (fp16 and int8 only).
+/// - `parts`: partition → its block numbers (UInt32 each); `owner`: block → partition.
+/// - `pfree`: big-endian (partition, slot) → empty: a partitioned store's free slots, per
+///   partition (`free` is unused there). Partitioned stores allocate whole blocks.
 /// Integer keys are native-endian UInt32 with MDB_INTEGERKEY.
 enum Schema {
-    static let formatVersion = 1
-    static let databaseCount: UInt32 = 6
+    static let formatVersion = 2
+    static let databaseCount: UInt32 = 10
     /// LMDB's default (compile-time) maximum key size.
     static let maxIdBytes = 511
 
@@ -26,6 +37,8 @@ enum Schema {
         static let blockSize = "blockSize"
         static let count = "count"
         static let nextSlot = "nextSlot"
+        static let codes = "codes"
+        static let centroids = "centroids"
     }
 }
 
@@ -36,6 +49,11 @@ struct Databases: Sendable {
     let blocks: Database
     let live: Database
     let free: Database
+    /// Format 2's databases: nil in a format 1 store opened read-only (a writer creates them).
+    let full: Database?
+    let parts: Database?
+    let owner: Database?
+    let pfree: Database?
 
     init(_ txn: Transaction, create: Bool) throws(LMDBError) {
         let integer = MDB_INTEGERKEY
@@ -45,6 +63,23 @@ struct Databases: Sendable {
         blocks = try txn.openDatabase("blocks", flags: integer, create: create)
         live = try txn.openDatabase("live", flags: integer, create: create)
         free = try txn.openDatabase("free", flags: integer, create: create)
+        func optional(_ name: String, _ flags: Int32) throws(LMDBError) -> Database? {
+            do {
+                return try txn.openDatabase(name, flags: flags, create: create)
+            } catch  where error.code == MDB_NOTFOUND {
+                return nil
+            }
+        }
+        full = try optional("full", integer)
+        parts = try optional("parts", integer)
+        owner = try optional("owner", integer)
+        pfree = try optional("pfree", 0)
+    }
+
+    /// Format 2's databases, which only stores that use them need.
+    func required(_ db: Database?, _ name: String) throws -> Database {
+        guard let db else { throw CorruptMeta(reason: "the \(name) database is missing") }
+        return db
     }
 }
 

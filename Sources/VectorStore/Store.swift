@@ -13,19 +13,31 @@ public final class VectorStore: Sendable {
     public let model: StoreModel
     public let path: String
     let blockSize: Int
+    /// How the scanned blocks hold vectors; fixed at creation.
+    public let codes: VectorCodes
+    let layout: BlockLayout
     /// Opened with `open(existingAt:readOnly: true)`, or sharing a read-only environment.
     public let readOnly: Bool
     let env: Environment
     let dbs: Databases
     var mapLock: MapLock { env.mapLock }
 
-    private init(env: Environment, dbs: Databases, model: StoreModel, blockSize: Int, path: String, readOnly: Bool) {
+    private init(env: Environment, dbs: Databases, header: Header, path: String, readOnly: Bool) {
         self.env = env
         self.readOnly = readOnly || env.readOnly
         self.dbs = dbs
-        self.model = model
-        self.blockSize = blockSize
+        self.model = header.model
+        self.blockSize = header.blockSize
+        self.codes = header.codes
+        self.layout = BlockLayout(codes: header.codes, dimension: header.model.dimension, blockSize: header.blockSize)
         self.path = path
+    }
+
+    /// What a store fixes at creation.
+    struct Header {
+        var model: StoreModel
+        var blockSize: Int
+        var codes: VectorCodes
     }
 
     /// Opens or creates; refuses (StoreError.modelMismatch) a store built with another model.
@@ -72,7 +84,7 @@ public final class VectorStore: Sendable {
         guard !env.readOnly else {
             throw StoreError.readOnly(operation: "open for writing (this process has it open read-only)", path: path)
         }
-        let (dbs, stored, blockSize): (Databases, StoreModel, Int) = try mapCorrupt(path) {
+        let (dbs, header): (Databases, Header) = try mapCorrupt(path) {
             let txn = try Transaction(env, readOnly: false)
             defer { txn.abort() }
             let dbs = try Databases(txn, create: true)
@@ -81,18 +93,28 @@ public final class VectorStore: Sendable {
                     throw StoreError.notAStore(
                         path: path, reason: "data.mdb is an LMDB file without a vector store's metadata")
                 }
-                try txn.putMeta(dbs, Schema.MetaKey.format, integer: UInt64(Schema.formatVersion))
+                let codes = options.codes ?? .fp32
+                // Plain fp32 stores stay format 1, which older builds read.
+                try txn.putMeta(dbs, Schema.MetaKey.format, integer: codes == .fp32 ? 1 : 2)
+                if codes != .fp32 {
+                    try withKey(codes.rawValue) { try txn.putMeta(dbs, Schema.MetaKey.codes, $0) }
+                }
                 let json = try JSONEncoder().encode(model)
                 try json.withUnsafeBytes { try txn.putMeta(dbs, Schema.MetaKey.model, $0) }
                 try txn.putMeta(dbs, Schema.MetaKey.blockSize, integer: UInt64(options.blockSize))
                 try txn.putCounters(dbs, Counters(count: 0, nextSlot: 0))
             }
-            let (stored, blockSize) = try readHeader(txn, dbs, path: path)
+            let header = try readHeader(txn, dbs, path: path)
             try txn.commit()
-            return (dbs, stored, blockSize)
+            return (dbs, header)
         }
-        guard stored == model else { throw StoreError.modelMismatch(stored: stored, requested: model, path: path) }
-        return VectorStore(env: env, dbs: dbs, model: stored, blockSize: blockSize, path: path, readOnly: false)
+        guard header.model == model else {
+            throw StoreError.modelMismatch(stored: header.model, requested: model, path: path)
+        }
+        if let requested = options.codes, requested != header.codes {
+            throw StoreError.codesMismatch(stored: header.codes, requested: requested, path: path)
+        }
+        return VectorStore(env: env, dbs: dbs, header: header, path: path, readOnly: false)
     }
 
     /// Opens an existing store without knowing its model (stats, read-only tools).
@@ -109,7 +131,7 @@ public final class VectorStore: Sendable {
             throw StoreError.notAStore(path: path, reason: "no data.mdb in it")
         }
         let env = try openEnvironment(directory, mapSize: 1 << 20, readOnly: readOnly)
-        let (dbs, model, blockSize): (Databases, StoreModel, Int) = try mapCorrupt(path) {
+        let (dbs, header): (Databases, Header) = try mapCorrupt(path) {
             let txn = try Transaction(env, readOnly: true)
             defer { txn.abort() }
             let dbs: Databases
@@ -119,11 +141,11 @@ public final class VectorStore: Sendable {
                 throw StoreError.notAStore(
                     path: path, reason: "data.mdb is an LMDB file without a vector store's databases")
             }
-            let (model, blockSize) = try readHeader(txn, dbs, path: path)
+            let header = try readHeader(txn, dbs, path: path)
             try txn.commit()  // keeps the database handles open for later transactions
-            return (dbs, model, blockSize)
+            return (dbs, header)
         }
-        return VectorStore(env: env, dbs: dbs, model: model, blockSize: blockSize, path: path, readOnly: readOnly)
+        return VectorStore(env: env, dbs: dbs, header: header, path: path, readOnly: readOnly)
     }
 
     private static func openEnvironment(_ directory: URL, mapSize: Int, readOnly: Bool) throws -> Environment {
@@ -146,7 +168,7 @@ public final class VectorStore: Sendable {
         }
     }
 
-    private static func readHeader(_ txn: Transaction, _ dbs: Databases, path: String) throws -> (StoreModel, Int) {
+    private static func readHeader(_ txn: Transaction, _ dbs: Databases, path: String) throws -> Header {
         guard let format = try txn.metaBytes(dbs, Schema.MetaKey.format), format.count == 8 else {
             throw StoreError.notAStore(path: path, reason: "no format version in its metadata")
         }
@@ -163,7 +185,14 @@ public final class VectorStore: Sendable {
         else {
             throw StoreError.corrupt(path: path, reason: "the block size in its metadata is missing or malformed")
         }
-        return (model, Int(block.loadUInt64()))
+        var codes = VectorCodes.fp32
+        if let bytes = try txn.metaBytes(dbs, Schema.MetaKey.codes) {
+            guard let stored = VectorCodes(rawValue: String(decoding: bytes, as: UTF8.self)) else {
+                throw StoreError.corrupt(path: path, reason: "unknown vector codes in its metadata")
+            }
+            codes = stored
+        }
+        return Header(model: model, blockSize: Int(block.loadUInt64()), codes: codes)
     }
 
     /// Turns internal corruption reports into errors naming this store.

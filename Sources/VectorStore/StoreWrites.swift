@@ -2,7 +2,9 @@ import Foundation
 
 extension VectorStore {
     /// One write transaction: all or nothing. Replaces text and vector of existing ids; when an
-    /// id appears twice in `items`, the later one wins.
+    /// id appears twice in `items`, the later one wins. In a partitioned store each vector goes
+    /// to the partition of its nearest centroid, moving an existing id when its new vector
+    /// belongs elsewhere.
     public func upsert(_ items: [(passage: Passage, vector: [Float])]) throws {
         guard !items.isEmpty else { return }
         var vectors = [[Float]]()
@@ -13,29 +15,49 @@ extension VectorStore {
             vectors.append(try prepared(item.vector, id: item.passage.id))
             textBytes += item.passage.id.utf8.count + item.passage.text.utf8.count + 64
         }
-        let blockBytes = blockSize * model.dimension * 4
+        let fullBytes = codes == .fp32 ? 0 : items.count * (model.dimension * 4 + 64)
         let touchedBlocks = min(items.count, (items.count + blockSize - 1) / blockSize + 2)
-        try write(operation: "upsert", estimatedBytes: textBytes + touchedBlocks * blockBytes) { txn in
+        try write(
+            operation: "upsert", estimatedBytes: textBytes + fullBytes + touchedBlocks * layout.blockBytes
+        ) { txn in
             var edit = BlockEdit(store: self, txn: txn)
-            var counters = try txn.counters(dbs)
-            for (item, vector) in zip(items, vectors) {
+            var slots = try SlotAllocator(store: self, txn: txn)
+            let targets = try slots.partitions(for: vectors)
+            for (index, (item, vector)) in zip(items, vectors).enumerated() {
                 let slot: UInt32
                 if let existing = try txn.slot(dbs, id: item.passage.id) {
-                    slot = existing
+                    if let target = targets?[index], try slots.partition(of: existing) != target {
+                        try edit.clear(slot: existing)
+                        try withKey(existing) { key in
+                            _ = try txn.delete(dbs.passages, key: key)
+                            if codes != .fp32 { _ = try txn.delete(try dbs.required(dbs.full, "full"), key: key) }
+                        }
+                        try slots.release(existing)
+                        slot = try slots.take(partition: target)
+                        try withKey(item.passage.id) { key in
+                            try withKey(slot) { try txn.put(dbs.ids, key: key, value: $0) }
+                        }
+                    } else {
+                        slot = existing
+                    }
                 } else {
-                    slot = try takeFreeSlot(txn) ?? newSlot(&counters)
+                    slot = try slots.take(partition: targets?[index])
                     try withKey(item.passage.id) { key in
                         try withKey(slot) { try txn.put(dbs.ids, key: key, value: $0) }
                     }
-                    counters.count += 1
+                    slots.counters.count += 1
                 }
                 let record = PassageRecord.encode(item.passage)
                 try withKey(slot) { key in try record.withUnsafeBytes { try txn.put(dbs.passages, key: key, value: $0) }
                 }
+                if codes != .fp32 {
+                    let full = try dbs.required(dbs.full, "full")
+                    try withKey(slot) { key in try vector.withUnsafeBytes { try txn.put(full, key: key, value: $0) } }
+                }
                 try edit.set(slot: slot, vector: vector)
             }
             try edit.save()
-            try txn.putCounters(dbs, counters)
+            try slots.save()
         }
     }
 
@@ -44,8 +66,9 @@ extension VectorStore {
         var seen = Set<String>()
         let unique = ids.filter { seen.insert($0).inserted }
         guard !unique.isEmpty else { return }
-        let blockBytes = blockSize * model.dimension * 4
-        try write(operation: "delete", estimatedBytes: min(unique.count, 64) * blockBytes + unique.count * 128) { txn in
+        try write(
+            operation: "delete", estimatedBytes: min(unique.count, 64) * layout.blockBytes + unique.count * 128
+        ) { txn in
             var slots = [UInt32]()
             var missing = [String]()
             for id in unique {
@@ -53,18 +76,19 @@ extension VectorStore {
             }
             guard missing.isEmpty else { throw StoreError.unknownIds(missing) }
             var edit = BlockEdit(store: self, txn: txn)
-            var counters = try txn.counters(dbs)
+            var allocator = try SlotAllocator(store: self, txn: txn)
             for (id, slot) in zip(unique, slots) {
                 try withKey(id) { _ = try txn.delete(dbs.ids, key: $0) }
-                try withKey(slot) { _ = try txn.delete(dbs.passages, key: $0) }
                 try withKey(slot) { key in
-                    try txn.put(dbs.free, key: key, value: UnsafeRawBufferPointer(start: nil, count: 0))
+                    _ = try txn.delete(dbs.passages, key: key)
+                    if codes != .fp32 { _ = try txn.delete(try dbs.required(dbs.full, "full"), key: key) }
                 }
+                try allocator.release(slot)
                 try edit.clear(slot: slot)
-                counters.count -= 1
+                allocator.counters.count -= 1
             }
             try edit.save()
-            try txn.putCounters(dbs, counters)
+            try allocator.save()
         }
     }
 
@@ -92,29 +116,13 @@ extension VectorStore {
         }
         return vector.map { $0 / norm }
     }
-
-    private func takeFreeSlot(_ txn: Transaction) throws -> UInt32? {
-        let cursor = try txn.cursor(dbs.free)
-        guard let entry = try cursor.first() else { return nil }
-        let slot = entry.key.loadUInt32()
-        try cursor.deleteCurrent()
-        return slot
-    }
-
-    private func newSlot(_ counters: inout Counters) throws -> UInt32 {
-        guard counters.nextSlot < UInt64(UInt32.max) else {
-            throw StoreError.invalidOption("the store is full: \(UInt32.max) slots are in use")
-        }
-        defer { counters.nextSlot += 1 }
-        return UInt32(counters.nextSlot)
-    }
 }
 
 /// The blocks one write transaction changes, copied out of the map once, edited, written back once.
-private struct BlockEdit {
+struct BlockEdit {
     let store: VectorStore
     let txn: Transaction
-    var vectors: [UInt32: [Float]] = [:]
+    var blocks: [UInt32: [UInt8]] = [:]
     var live: [UInt32: [UInt64]] = [:]
 
     init(store: VectorStore, txn: Transaction) {
@@ -124,28 +132,24 @@ private struct BlockEdit {
 
     mutating func set(slot: UInt32, vector: [Float]) throws {
         let (block, row) = try load(slot)
-        let blockSize = store.blockSize
-        vectors[block]!.withUnsafeMutableBufferPointer { out in
-            for (j, value) in vector.enumerated() { out[j * blockSize + row] = value }
-        }
+        let layout = store.layout
+        blocks[block]!.withUnsafeMutableBytes { layout.write(vector, row: row, into: $0) }
         live[block]![row / 64] |= UInt64(1) << UInt64(row % 64)
     }
 
     mutating func clear(slot: UInt32) throws {
         let (block, row) = try load(slot)
-        let (dim, blockSize) = (store.model.dimension, store.blockSize)
-        vectors[block]!.withUnsafeMutableBufferPointer { out in
-            for j in 0..<dim { out[j * blockSize + row] = 0 }
-        }
+        let layout = store.layout
+        blocks[block]!.withUnsafeMutableBytes { layout.clear(row: row, in: $0) }
         live[block]![row / 64] &= ~(UInt64(1) << UInt64(row % 64))
     }
 
     mutating func save() throws {
         let dbs = store.dbs
-        for (block, values) in vectors {
+        for (block, bytes) in blocks {
             try withKey(block) { key in
-                try txn.putReserved(dbs.blocks, key: key, count: values.count * 4) { out in
-                    values.withUnsafeBytes { out.copyMemory(from: $0) }
+                try txn.putReserved(dbs.blocks, key: key, count: bytes.count) { out in
+                    bytes.withUnsafeBytes { out.copyMemory(from: $0) }
                 }
             }
             try withKey(block) { key in try live[block]!.withUnsafeBytes { try txn.put(dbs.live, key: key, value: $0) }
@@ -157,16 +161,16 @@ private struct BlockEdit {
         let blockSize = store.blockSize
         let block = slot / UInt32(blockSize)
         let row = Int(slot % UInt32(blockSize))
-        if vectors[block] == nil {
-            let count = blockSize * store.model.dimension
-            var values = [Float](repeating: 0, count: count)
+        if blocks[block] == nil {
+            let count = store.layout.blockBytes
+            var bytes = [UInt8](repeating: 0, count: count)
             if let stored = try withKey(block, { try txn.get(store.dbs.blocks, key: $0) }) {
-                guard stored.count == count * 4 else {
-                    throw CorruptMeta(reason: "block \(block) has \(stored.count) bytes, expected \(count * 4)")
+                guard stored.count == count else {
+                    throw CorruptMeta(reason: "block \(block) has \(stored.count) bytes, expected \(count)")
                 }
-                values.withUnsafeMutableBytes { $0.copyMemory(from: stored) }
+                bytes.withUnsafeMutableBytes { $0.copyMemory(from: stored) }
             }
-            vectors[block] = values
+            blocks[block] = bytes
             var bits = [UInt64](repeating: 0, count: (blockSize + 63) / 64)
             if let stored = try withKey(block, { try txn.get(store.dbs.live, key: $0) }) {
                 guard stored.count == bits.count * 8 else {

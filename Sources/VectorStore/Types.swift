@@ -52,6 +52,52 @@ public struct StoreStats: Sendable, Codable {
     public var formatVersion: Int
     public var bytesOnDisk: Int
     public var path: String
+    public var codes: VectorCodes
+    /// What a scan reads per vector (codes and, for int8, its scale).
+    public var bytesPerVector: Int
+    /// Live vectors per partition (empty when the store is not partitioned).
+    public var partitionSizes: [Int]
+    /// Bytes of the blocks a search scans: what must stay in memory for scans to run at memory speed.
+    public var scannedBytes: Int
+    /// Bytes of the full-precision vectors kept for rescoring (0 for fp32 codes); read only for
+    /// the candidates of each search, so they can stay on disk.
+    public var rescoreBytes: Int
+}
+
+/// How a store keeps the vectors it scans, fixed when the store is created.
+public enum VectorCodes: String, Sendable, Codable, CaseIterable {
+    /// 4 bytes a component, exact scores.
+    case fp32
+    /// IEEE half precision, 2 bytes a component; candidates are rescored from fp32.
+    case fp16
+    /// 1 byte a component and a float scale a vector; candidates are rescored from fp32.
+    case int8
+
+    /// Bytes a scan reads for one vector of `dimension` components.
+    public func bytesPerVector(dimension: Int) -> Int {
+        switch self {
+        case .fp32: return 4 * dimension
+        case .fp16: return 2 * dimension
+        case .int8: return dimension + 4
+        }
+    }
+}
+
+/// Per-search choices for compact codes and partitions; nil takes the store's default.
+public struct SearchOptions: Sendable, Equatable {
+    /// Candidates taken from the code scan and rescored exactly from full-precision vectors
+    /// (ignored for fp32 codes, whose scores are exact); default 4 x k, never below k.
+    public var rescoreK: Int?
+    /// Partitions probed (ignored when the store is not partitioned); default
+    /// `VectorStore.defaultNprobe(partitions:)`; the partition count or more searches all of them.
+    public var nprobe: Int?
+
+    public init(rescoreK: Int? = nil, nprobe: Int? = nil) {
+        self.rescoreK = rescoreK
+        self.nprobe = nprobe
+    }
+
+    public static let maxRescoreK = 100_000
 }
 
 /// Choices fixed when a store is created (block size) or tuned per process (map size).
@@ -60,11 +106,22 @@ public struct StoreOptions: Sendable {
     public var blockSize: Int
     /// Memory map size to start with; it doubles whenever a write needs more.
     public var initialMapSize: Int
+    /// How a new store keeps its vectors (nil: fp32). An existing store keeps the codes it was
+    /// created with, and refuses to open (StoreError.codesMismatch) when others are named here.
+    public var codes: VectorCodes?
 
-    public init(blockSize: Int = 1024, initialMapSize: Int = 64 << 20) {
+    public init(blockSize: Int = 1024, initialMapSize: Int = 64 << 20, codes: VectorCodes? = nil) {
         self.blockSize = blockSize
         self.initialMapSize = initialMapSize
+        self.codes = codes
     }
+}
+
+extension VectorStore {
+    /// The block size for stores meant to be partitioned: each partition owns whole blocks, so
+    /// smaller blocks waste less of each partition's last one (a 1,024-row block holds a whole
+    /// partition of a million vectors split 4,000 ways four times over).
+    public static let partitionedBlockSize = 256
 }
 
 public enum StoreError: Error, CustomStringConvertible, Equatable {
@@ -79,6 +136,7 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case invalidK(Int)
     case invalidOption(String)
     case readOnly(operation: String, path: String)
+    case codesMismatch(stored: VectorCodes, requested: VectorCodes, path: String)
 
     public var description: String {
         switch self {
@@ -108,6 +166,9 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "invalid store option: \(reason)"
         case .readOnly(let operation, let path):
             return "cannot \(operation): vector store \(path) was opened read-only"
+        case .codesMismatch(let stored, let requested, let path):
+            return
+                "vector store \(path) keeps \(stored.rawValue) codes, not \(requested.rawValue); codes are fixed when a store is created"
         }
     }
 }

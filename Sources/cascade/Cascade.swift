@@ -8,7 +8,7 @@ struct CascadeCommand: AsyncParsableCommand {
         subcommands: [
             TokenizeCommand.self, EmbedCommand.self, ScoreCommand.self,
             IndexCommand.self, SearchCommand.self, StatsCommand.self, EvalCommand.self, TuneCommand.self,
-            ServeCommand.self, QueryCommand.self,
+            ServeCommand.self, QueryCommand.self, ImportCommand.self, RepartitionCommand.self,
         ]
     )
 }

@@ -18,6 +18,9 @@ struct EmbedCommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "L2-normalise the vectors (default: as the model's files say).")
     var normalize: Bool?
 
+    @Option(help: "The linear layers' precision: fp32, fp16 or int8 (quantized while loading).")
+    var precision: Precision = .fp32
+
     @Option(help: "Lines encoded together.")
     var batchSize = 32
 
@@ -27,12 +30,9 @@ struct EmbedCommand: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let directory = URL(fileURLWithPath: model)
-        let loadStart = clock.now
-        let retriever = try Retriever.load(directory: directory, pooling: try explicitPooling(directory))
-        if verbose {
-            printError(
-                "embed: loaded \(retriever.encoder.architecture) in \(formatMilliseconds(clock.now - loadStart))")
-        }
+        let retriever = try Retriever.load(
+            directory: directory, pooling: try explicitPooling(directory), precision: precision)
+        printError("embed: \(retriever.loadSummary)")
         var input = LineInput()
         var lines = 0
         var tokens = 0

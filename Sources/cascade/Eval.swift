@@ -51,7 +51,7 @@ struct EvalCommand: AsyncParsableCommand {
         if let server {
             pass = try await remotePass(queries, server: server, tag: tag, progress: progress)
         } else {
-            let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK)
+            let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK, command: "eval")
             defer { pipeline.shutdown() }
             let plan = SearchPlan(retrieveK: retrieveK, rerankK: rerankK, topN: retrieveK)
             pass = try await JudgedPass.run(queries, pipeline: pipeline, plan: plan, tag: tag, progress: progress)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cascade
 import Foundation
 import Indexing
+import Transformer
 import VectorStore
 
 struct IndexCommand: ParsableCommand {
@@ -30,8 +31,20 @@ struct IndexCommand: ParsableCommand {
     @Flag(help: "Refuse the corpus if any line is bad, before indexing anything.")
     var strict = false
 
+    @Option(help: "The retriever's linear layers: fp32, fp16 or int8 (quantized while loading).")
+    var precision: Precision = .fp32
+
     @Option(help: "Passages per model batch and per transaction.")
     var batchSize = 32
+
+    @Option(
+        help:
+            "How a new store keeps the vectors it scans: fp32 (exact), fp16 or int8 (best candidates rescored from fp32)."
+    )
+    var codes: VectorCodes?
+
+    @Option(help: "Partition the store into N (spherical k-means) once indexed, for partitioned search.")
+    var partitions: Int?
 
     func run() throws {
         let clock = ContinuousClock()
@@ -46,8 +59,11 @@ struct IndexCommand: ParsableCommand {
         if corpus.duplicateIds > 0 {
             printError("\(self.corpus): \(corpus.duplicateIds) repeated ids; the last line of each wins")
         }
-        let retriever = try Retriever.load(directory: URL(fileURLWithPath: model))
-        let vectorStore = try VectorStore.open(at: URL(fileURLWithPath: store), model: retriever.storeModel)
+        let retriever = try Retriever.load(directory: URL(fileURLWithPath: model), precision: precision)
+        printError("index: \(retriever.loadSummary)")
+        let vectorStore = try VectorStore.open(
+            at: URL(fileURLWithPath: store), model: retriever.storeModel,
+            options: newStoreOptions(codes: codes, partitions: partitions))
         let builder = IndexBuilder(store: vectorStore, retriever: retriever, batchSize: batchSize)
         var lastReport = clock.now
         let result = try builder.run(corpus.records.map(\.passage)) { progress in
@@ -58,6 +74,7 @@ struct IndexCommand: ParsableCommand {
                 "index: \(progress.done)/\(progress.total) (\(String(format: "%.1f", progress.rate)) passages/s, \(eta))"
             )
         }
+        try partitionAfterBuild(vectorStore, partitions: partitions)
         let stats = try vectorStore.stats()
         printError(
             """

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cascade
 import Evaluation
 import Foundation
+import Transformer
 
 /// Where the models and the index come from, for the commands that search in process.
 struct PipelineOptions: ParsableArguments {
@@ -17,17 +18,31 @@ struct PipelineOptions: ParsableArguments {
     @Option(help: "A safetensors classification head to put on --reranker when that is a bare encoder.")
     var rerankerHead: String?
 
-    /// Opens the pipeline with limits wide enough for `maxRetrieveK`.
-    func open(maxRetrieveK: Int = 1000) throws -> Pipeline {
+    @Option(help: "The retriever's linear layers: fp32, fp16 or int8 (quantized while loading).")
+    var retrieverPrecision: Precision = .fp32
+
+    @Option(help: "The reranker's linear layers: fp32, fp16 or int8 (quantized while loading).")
+    var rerankerPrecision: Precision = .fp32
+
+    /// Opens the pipeline with limits wide enough for `maxRetrieveK`, the models at their precisions
+    /// (`precision` overrides both); says on stderr what was loaded and how long it took.
+    func open(maxRetrieveK: Int = 1000, precision: Precision? = nil, command: String) throws -> Pipeline {
         guard let store, let model else { throw ValidationError("give --store and --model") }
         var limits = Limits()
         limits.maxRetrieveK = max(limits.maxRetrieveK, maxRetrieveK)
         limits.maxTopN = max(limits.maxTopN, maxRetrieveK)
-        return try Pipeline.open(
+        // Evaluation times each cutoff: scores cached from another cutoff's pass would hide its cost.
+        var scheduler = SchedulerSettings()
+        scheduler.rerankCacheBytes = 0
+        let pipeline = try Pipeline.open(
             index: URL(fileURLWithPath: store), retriever: URL(fileURLWithPath: model),
             reranker: reranker.map { URL(fileURLWithPath: $0) },
             rerankerHead: rerankerHead.map { URL(fileURLWithPath: $0) },
-            configuration: PipelineConfiguration(limits: limits), createIndex: false)
+            configuration: PipelineConfiguration(limits: limits, scheduler: scheduler), createIndex: false,
+            retrieverPrecision: precision ?? retrieverPrecision, rerankerPrecision: precision ?? rerankerPrecision)
+        printError("\(command): \(pipeline.retriever.loadSummary)")
+        if let reranker = pipeline.reranker { printError("\(command): \(reranker.loadSummary)") }
+        return pipeline
     }
 }
 

@@ -31,6 +31,9 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: "Hits to return (server default when unset).")
     var topN: UInt32?
 
+    @Option(help: "Rerank only as many candidates as the server estimates fit in this many milliseconds.")
+    var rerankBudgetMs: UInt32?
+
     @Flag(help: "Connect with TLS (trusting the system roots, or --ca-cert).")
     var tls = false
 
@@ -77,6 +80,7 @@ struct QueryCommand: AsyncParsableCommand {
                         if let retrieveK { $0.retrieveK = retrieveK }
                         if let rerankK { $0.rerankK = rerankK }
                         if let topN { $0.topN = topN }
+                        if let rerankBudgetMs { $0.rerankBudgetMs = rerankBudgetMs }
                         $0.includeText = true
                     }
                     let response = try await cascade.search(request, metadata: metadata, options: options)
@@ -105,7 +109,8 @@ struct QueryCommand: AsyncParsableCommand {
     private func searchText(_ response: Cascade_V1_SearchResponse) -> String {
         var lines = [
             "retrieve_k \(response.retrieveK), rerank_k \(response.rerankK), top_n \(response.topN): "
-                + "\(response.hits.count) hits"
+                + "\(response.hits.count) hits, \(response.reranked) reranked"
+                + (response.rerankCacheHits > 0 ? " (\(response.rerankCacheHits) from the cache)" : "")
         ]
         for hit in response.hits {
             let text = hit.text.replacingOccurrences(of: "\n", with: " ")
@@ -132,12 +137,13 @@ struct QueryCommand: AsyncParsableCommand {
                 var text: String
             }
             var query: String
-            var retrieveK, rerankK, topN: UInt32
+            var retrieveK, rerankK, topN, reranked, rerankCacheHits: UInt32
             var hits: [Row]
             var timingsUs: [String: UInt64]
         }
         let output = Output(
             query: query ?? "", retrieveK: response.retrieveK, rerankK: response.rerankK, topN: response.topN,
+            reranked: response.reranked, rerankCacheHits: response.rerankCacheHits,
             hits: response.hits.map {
                 Output.Row(
                     rank: $0.rank, id: $0.id, score: $0.score, retrievalScore: $0.retrievalScore,
@@ -170,7 +176,11 @@ struct QueryCommand: AsyncParsableCommand {
             top_n \(info.defaults.topN)
             limits:    max_retrieve_k \(limits.maxRetrieveK), max_rerank_k \(limits.maxRerankK), \
             max_top_n \(limits.maxTopN), max_query_bytes \(limits.maxQueryBytes), \
-            queue_capacity \(limits.queueCapacity)
+            queue_capacity \(limits.queueCapacity), max_rerank_tokens \(limits.maxRerankTokens), \
+            max_encode_tokens \(limits.maxEncodeTokens)
+            scheduler: max_queue_ms \(info.scheduler.maxQueueMs), max_batch_tokens \(info.scheduler.maxBatchTokens), \
+            rerank_batch_tokens \(info.scheduler.rerankBatchTokens), aging_ms \(info.scheduler.agingMs), \
+            rerank_cache_bytes \(info.scheduler.rerankCacheBytes)
             """
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cascade
 import Foundation
+import Transformer
 
 struct ScoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,6 +15,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: "A safetensors classification head to put on --model when that is a bare encoder.")
     var head: String?
 
+    @Option(help: "The linear layers' precision: fp32, fp16 or int8 (quantized while loading; the head stays fp32).")
+    var precision: Precision = .fp32
+
     @Option(help: "Pairs encoded together.")
     var batchSize = 16
 
@@ -26,7 +30,9 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let reranker = try Reranker.load(
-            directory: URL(fileURLWithPath: model), head: head.map { URL(fileURLWithPath: $0) }, maxLength: maxLength)
+            directory: URL(fileURLWithPath: model), head: head.map { URL(fileURLWithPath: $0) }, maxLength: maxLength,
+            precision: precision)
+        printError("score: \(reranker.loadSummary)")
         var input = LineInput()
         var pairs = 0
         var tokenizeTime = Duration.zero

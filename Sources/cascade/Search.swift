@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cascade
 import Foundation
+import Transformer
 
 struct SearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +20,12 @@ struct SearchCommand: AsyncParsableCommand {
     @Option(help: "Candidates to rerank (default: k with --reranker, else 0).")
     var rerankK: Int?
 
+    @Option(
+        help:
+            "Both models' linear layers: fp32, fp16 or int8 (overrides --retriever-precision and --reranker-precision)."
+    )
+    var precision: Precision?
+
     @Flag(help: "One JSON object: the hits (id, score, text) and the stage timings.")
     var json = false
 
@@ -35,7 +42,7 @@ struct SearchCommand: AsyncParsableCommand {
         let plan = SearchPlan(
             retrieveK: retrieveK, rerankK: min(rerankK ?? (pipeline.reranker == nil ? 0 : k), retrieveK), topN: k,
             includeText: true)
-        let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK)
+        let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK, precision: precision, command: "search")
         defer { pipeline.shutdown() }
         let result = try await pipeline.search(query, plan: plan)
         if json {

@@ -53,7 +53,7 @@ struct TuneCommand: AsyncParsableCommand {
         }
         let loss = try parseLoss(qualityLoss)
         let (queries, evaluator) = try judgments.load()
-        let pipeline = try self.pipeline.open(maxRetrieveK: settings.map(\.retrieveK).max() ?? 1000)
+        let pipeline = try self.pipeline.open(maxRetrieveK: settings.map(\.retrieveK).max() ?? 1000, command: "tune")
         defer { pipeline.shutdown() }
         // One untimed pass warms caches and the model thread, so the first setting is not penalised.
         _ = try await JudgedPass.run(

@@ -148,7 +148,6 @@ import Testing
     @Test func aFullModelQueueIsResourceExhausted() async throws {
         let server = try await RunningServer.start {
             $0.limits.queueCapacity = 1
-            $0.rerankBatchSize = 4
         }
         let passages = Array(try Fixtures.shared().passages.prefix(16)).map { passage in
             Cascade_V1_Passage.with {
@@ -180,47 +179,77 @@ import Testing
         #expect(codes.allSatisfy { $0 == nil || $0 == .resourceExhausted }, "\(codes)")
     }
 
-    @Test func aTinyDeadlineOnABigRerankIsDeadlineExceeded() async throws {
-        // Small batches: the work stops at the first batch boundary after the deadline.
-        let server = try await RunningServer.start {
-            $0.metricsPort = 0
-            $0.rerankBatchSize = 4
-        }
-        let passages = try Fixtures.shared().passages
-        let many = (0..<256).map { index in
+    @Test func aRerankThatCannotMeetItsDeadlineIsRefusedBeforeAnyModelWork() async throws {
+        let server = try await RunningServer.start { $0.metricsPort = 0 }
+        let passages = try Fixtures.shared().passages.map { passage in
             Cascade_V1_Passage.with {
-                $0.id = "p\(index)"
-                $0.text = passages[index % passages.count].text
+                $0.id = passage.id
+                $0.text = passage.text
             }
         }
-        var options = CallOptions.defaults
-        // Short against the rerank (256 long pairs: seconds of work) but long enough for the
-        // request to reach the server on a busy machine; the connection is opened beforehand, or
-        // a deadline that expires before the server sees the call tests nothing.
-        options.timeout = .milliseconds(300)
-        let error = try await server.withClient { client in
-            _ = try await client.info(.init())
-            return try await rpcError {
+        let (error, alone) = try await server.withClient { client in
+            // The deadline in units of this machine's speed: 8 pairs take `alone`, 120 pairs about
+            // 15 times that, and the deadline is 4 times it.
+            let alone = try await client.rerank(
+                .with {
+                    $0.query = "chess"; $0.passages = Array(passages.prefix(8))
+                })
+            var options = CallOptions.defaults
+            options.timeout = .microseconds(Int64(max(alone.timing.rerankUs * 4, 1_000_000)))
+            let many = (0..<120).map { index in
+                var passage = passages[index % passages.count]
+                passage.id = "p\(index)"
+                return passage
+            }
+            let error = try await rpcError {
                 _ = try await client.rerank(
                     .with {
-                        $0.query = "chess"
+                        $0.query = "chess tournament"
                         $0.passages = many
                     }, metadata: [:], options: options)
             }
+            return (error, alone)
         }
-        #expect(error.code == .deadlineExceeded)
-        // The server saw the deadline too: the call ends there (its remaining batches dropped).
-        var recorded = false
-        for _ in 0..<600 where !recorded {
-            recorded = try server.scrapeMetrics().contains(
-                #"cascade_requests_total{method="Rerank",code="DEADLINE_EXCEEDED"} 1"#)
-            if !recorded { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        let counts = try server.scrapeMetrics().split(separator: "\n").filter { $0.contains("requests_total{") }
-        #expect(recorded, "the server did not record the Rerank as DEADLINE_EXCEEDED: \(counts)")
-        // And it still serves.
+        #expect(error.code == .resourceExhausted, "\(error) (8 pairs took \(alone.timing.rerankUs) µs)")
+        #expect(error.message.contains("would finish in about") && error.message.contains("deadline"), "\(error)")
+        #expect(Int(error.metadata[stringValues: "grpc-retry-pushback-ms"].first(where: { _ in true }) ?? "") ?? 0 > 0)
+        let metrics = try server.scrapeMetrics()
+        #expect(metrics.contains(#"cascade_refusals_total{reason="deadline"} 1"#))
+        // No rerank batch ran for it: the 8 pairs of the first call are all there are.
+        #expect(metrics.contains(#"cascade_batch_rows_sum{class="rerank"} 8.0"#), "\(metrics)")
         let search = try await server.withClient { client in try await client.search(Self.search { _ in }) }
         #expect(search.hits.count == 10)
+        try await server.stop()
+    }
+
+    @Test func moreCrossEncoderTokensThanTheCapIsInvalidArgument() async throws {
+        let server = try await RunningServer.start { $0.limits.maxRerankTokens = 2000 }
+        let text = try Fixtures.shared().passages[0].text
+        let passages = (0..<64).map { index in
+            Cascade_V1_Passage.with {
+                $0.id = "p\(index)"
+                $0.text = text
+            }
+        }
+        let error = try await server.withClient { client in
+            try await rpcError {
+                _ = try await client.rerank(
+                    .with {
+                        $0.query = "chess"
+                        $0.passages = passages
+                    })
+            }
+        }
+        #expect(error.code == .invalidArgument && error.message.contains("max_rerank_tokens"), "\(error)")
+        let search = try await server.withClient { client in
+            try await rpcError {
+                _ = try await client.search(
+                    Self.search {
+                        $0.retrieveK = 100; $0.rerankK = 100
+                    })
+            }
+        }
+        #expect(search.code == .invalidArgument && search.message.contains("max_rerank_tokens"), "\(search)")
         try await server.stop()
     }
 

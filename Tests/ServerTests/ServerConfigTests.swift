@@ -24,8 +24,10 @@ import Testing
               "index": "idx", "retriever": "minilm", "reranker": "ce",
               "tls": { "certificate": "c.pem", "key": "k.pem" }, "api_key_file": "key.txt",
               "defaults": { "retrieve_k": 50, "rerank_k": 10, "top_n": 5 },
-              "limits": { "max_retrieve_k": 500, "queue_capacity": 8 },
-              "encode_batch_size": 8, "rerank_batch_size": 4, "max_request_bytes": 2048,
+              "limits": { "max_retrieve_k": 500, "queue_capacity": 8, "max_rerank_tokens": 999 },
+              "scheduler": { "max_queue_ms": 250, "max_batch_tokens": 2048, "rerank_batch_tokens": 256,
+                             "aging_ms": 50, "rerank_cache_bytes": 0 },
+              "max_request_bytes": 2048,
               "shutdown_grace_seconds": 2.5, "compute_threads": 2, "log_level": "debug" }
             """)
         #expect(config.host == "0.0.0.0")
@@ -38,7 +40,10 @@ import Testing
         #expect(config.defaults.retrieveK == 50 && config.defaults.rerankK == 10 && config.defaults.topN == 5)
         #expect(config.limits.maxRetrieveK == 500 && config.limits.queueCapacity == 8)
         #expect(config.limits.maxRerankK == 200)  // untouched keys keep their defaults
-        #expect(config.encodeBatchSize == 8 && config.rerankBatchSize == 4)
+        #expect(config.limits.maxRerankTokens == 999 && config.limits.maxEncodeTokens == 131072)
+        #expect(config.scheduler.maxQueueMs == 250 && config.scheduler.maxBatchTokens == 2048)
+        #expect(config.scheduler.rerankBatchTokens == 256 && config.scheduler.agingMs == 50)
+        #expect(config.scheduler.rerankCacheBytes == 0)
         #expect(config.maxRequestBytes == 2048)
         #expect(config.shutdownGraceSeconds == 2.5)
         #expect(config.computeThreads == 2)

@@ -3,6 +3,8 @@
 //
 //   store-writer batches DIR BATCHES ITEMS   upsert batch after batch, print "committed N" after each
 //   store-writer fill DIR LIMIT_BYTES ITEMS  cap file size, try one big upsert, print the error
+//   store-writer repartition DIR N 0         repartition an existing store N times, alternating
+//                                            10 and 17 partitions, print "repartitioned I" after each
 import Foundation
 import VectorStore
 
@@ -61,6 +63,19 @@ case "fill":
         fail("the upsert succeeded although the file size was capped at \(n) bytes")
     } catch {
         FileHandle.standardOutput.write(Data("error: \(error)\n".utf8))
+    }
+case "repartition":
+    do {
+        let store = try VectorStore.open(
+            at: directory,
+            model: StoreModel(fingerprint: "repartition-test", dimension: 16, pooling: "none", similarity: .cosine),
+            options: StoreOptions(blockSize: 64, initialMapSize: 1 << 20, codes: .int8))
+        for i in 0..<n {
+            try store.repartition(partitions: i % 2 == 0 ? 10 : 17, seed: UInt64(i))
+            FileHandle.standardOutput.write(Data("repartitioned \(i)\n".utf8))
+        }
+    } catch {
+        fail("\(error)")
     }
 default:
     fail("unknown mode \(args[1])")

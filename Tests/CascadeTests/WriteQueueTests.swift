@@ -41,9 +41,9 @@ private func eventually(_ condition: () -> Bool) async throws {
     Issue.record("condition never held")
 }
 
-@Suite struct ModelQueueTests {
+@Suite struct WriteQueueTests {
     @Test func runsJobsInOrderOneAtATime() async throws {
-        let queue = ModelQueue(capacity: 8)
+        let queue = WriteQueue(capacity: 8)
         let recorder = Recorder()
         let gate = Gate()
         let first = Task { try await queue.run { gate.block() } }
@@ -63,13 +63,13 @@ private func eventually(_ condition: () -> Bool) async throws {
 
     @Test func returnsValuesAndRethrows() async throws {
         struct Boom: Error, Equatable {}
-        let queue = ModelQueue(capacity: 1)
+        let queue = WriteQueue(capacity: 1)
         #expect(try await queue.run { 41 + 1 }.value == 42)
         await #expect(throws: Boom.self) { try await queue.run { throw Boom() } }
     }
 
     @Test func refusesBeyondCapacity() async throws {
-        let queue = ModelQueue(capacity: 2)
+        let queue = WriteQueue(capacity: 2)
         let gate = Gate()
         let blocker = Task { try await queue.run { gate.block() } }
         try await eventually { gate.isEntered }
@@ -79,7 +79,8 @@ private func eventually(_ condition: () -> Bool) async throws {
             _ = try await queue.run { 1 }
             Issue.record("expected overload")
         } catch let error as CascadeError {
-            #expect(error == .overloaded(capacity: 2))
+            guard case .overloaded(let refusal) = error else { throw error }
+            #expect(refusal.reason == .queueFull && refusal.message.contains("2 writes"))
             #expect("\(error)".contains("retry later"))
         }
         gate.open()
@@ -88,7 +89,7 @@ private func eventually(_ condition: () -> Bool) async throws {
     }
 
     @Test func cancelledWorkIsDroppedBeforeItRuns() async throws {
-        let queue = ModelQueue(capacity: 4)
+        let queue = WriteQueue(capacity: 4)
         let gate = Gate()
         let ran = Mutex(false)
         let blocker = Task { try await queue.run { gate.block() } }
@@ -106,7 +107,7 @@ private func eventually(_ condition: () -> Bool) async throws {
     }
 
     @Test func alreadyCancelledTasksDoNotQueue() async throws {
-        let queue = ModelQueue(capacity: 4)
+        let queue = WriteQueue(capacity: 4)
         let ran = Mutex(false)
         let task = Task {
             withUnsafeCurrentTask { $0?.cancel() }
@@ -117,7 +118,7 @@ private func eventually(_ condition: () -> Bool) async throws {
     }
 
     @Test func shutdownFailsWaitingJobsAndRefusesNewOnes() async throws {
-        let queue = ModelQueue(capacity: 4)
+        let queue = WriteQueue(capacity: 4)
         let gate = Gate()
         let blocker = Task { try await queue.run { gate.block() } }
         try await eventually { gate.isEntered }

@@ -1,18 +1,15 @@
 import Foundation
 import Synchronization
 
-/// Runs model work one job at a time on a dedicated thread, behind a bounded FIFO queue.
+/// Runs store writes one at a time on a dedicated thread, behind a bounded FIFO queue: LMDB has
+/// one writer, and an fsync must not block a thread of Swift's cooperative pool. Callers suspend
+/// on a continuation while they wait, so waiting costs no thread.
 ///
-/// Why a thread and not an actor: a forward pass is tens to hundreds of milliseconds of compute-pool
-/// work that already uses every core; run on Swift's cooperative pool it would pin a pool thread
-/// (and starve the gRPC handlers and NIO), and run concurrently it would oversubscribe the cores.
-/// Callers suspend on a continuation while they wait, so waiting costs no thread.
-///
-/// Overload is refused, not absorbed: when `capacity` jobs are already waiting, `run` throws
+/// Overload is refused, not absorbed: when `capacity` writes are already waiting, `run` throws
 /// `CascadeError.overloaded`. A caller whose task is cancelled while its job waits gets
 /// `CancellationError` at once and the job never runs; a job already running finishes (a BLAS
 /// call can't be interrupted) and its result is returned to the cancelled caller.
-public final class ModelQueue: Sendable {
+public final class WriteQueue: Sendable {
     /// The outcome of one job: its value and where its time went.
     public struct Completed<Value: Sendable>: Sendable {
         public var value: Value
@@ -27,8 +24,8 @@ public final class ModelQueue: Sendable {
     private let core = Core()
 
     /// Starts the worker thread. `capacity` is the number of jobs allowed to wait (at least 1).
-    public init(capacity: Int, name: String = "cascade.models") {
-        precondition(capacity >= 1, "ModelQueue capacity must be at least 1")
+    public init(capacity: Int, name: String = "cascade.writes") {
+        precondition(capacity >= 1, "WriteQueue capacity must be at least 1")
         self.capacity = capacity
         self.name = name
         // The thread holds the core, not the queue, so dropping the last reference to the queue
@@ -66,7 +63,14 @@ public final class ModelQueue: Sendable {
                 let refusal: (any Error)? = core.state.withLock { state in
                     if ticket.phase == .cancelled { return CancellationError() }
                     if state.stopped { return CascadeError.shutDown }
-                    if state.pending.count >= capacity { return CascadeError.overloaded(capacity: capacity) }
+                    if state.pending.count >= capacity {
+                        return CascadeError.overloaded(
+                            Refusal(
+                                reason: .queueFull,
+                                message: "server overloaded: \(capacity) writes are already waiting "
+                                    + "(queue_capacity); retry later",
+                                retryAfter: .milliseconds(100)))
+                    }
                     ticket.phase = .queued
                     state.pending.append(job)
                     return nil
@@ -111,7 +115,7 @@ public final class ModelQueue: Sendable {
     }
 }
 
-extension ModelQueue {
+extension WriteQueue {
     private final class Core: Sendable {
         let state = Mutex(State())
         let wakeUp = DispatchSemaphore(value: 0)

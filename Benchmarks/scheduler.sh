@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# The model scheduler under load: this checkout's `cascade serve` against a previous release's, in
+# the same run, with this checkout's cascade-bench driving both over loopback.
+#
+# Usage: Benchmarks/scheduler.sh [PREVIOUS] [ROUNDS]
+#   PREVIOUS  the release to compare with: a git revision (default 3c44176, the last one before the
+#             scheduler), built once into .cache/bench-prev (a git worktree; 15+ minutes on 2
+#             cores), or the path of a `cascade` binary already built from it.
+#   ROUNDS        how many times each server runs every load, the two taking turns (default 1).
+#
+# Both servers serve the bundled sample (samples/debian-desc, 3,000 passages) read-only, with the
+# demo's models: all-MiniLM-L6-v2 as retriever and as cross-encoder under the committed seeded head
+# (its scores mean nothing, its cost is that of a real MiniLM-L6 cross-encoder). Loads, each
+# `retrieve_k:rerank_k`, closed loop:
+#   idle      1 caller at 100:20 (the goodput goal is set against this one's req/s)
+#   flood     64 callers at 100:20, each call with a 3 s deadline: goodput, refusals and their latency
+#   ret1      1 caller at 100:0;  ret16: 16 callers at 100:0: throughput
+#   mixed     2 callers at 100:50 beside 2 at 100:0: the retrieval-only calls' p50 and p99
+# Prints one table per round and a summary of medians; JSON reports stay in .cache/bench-scheduler.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+prev_rev=${1:-3c44176}
+rounds=${2:-1}
+model=.cache/models/all-MiniLM-L6-v2
+head=Tests/Fixtures/Transformer/minilm-head/model.safetensors
+queries=samples/debian-desc/queries.tsv
+out=.cache/bench-scheduler
+mkdir -p "$out"
+
+./scripts/fetch-model.sh >/dev/null
+echo "== build this checkout (release)"
+swift build -c release --product cascade >/dev/null
+swift build -c release --product cascade-bench >/dev/null
+bin_dir=$(swift build -c release --show-bin-path)
+new_bin="$bin_dir/cascade"
+bench="$bin_dir/cascade-bench"
+
+if [ -x "$prev_rev" ] && [ -f "$prev_rev" ]; then
+  old_bin=$(cd "$(dirname "$prev_rev")" && pwd)/$(basename "$prev_rev")
+else
+  echo "== build the previous release $prev_rev (release, once)"
+  prev=.cache/bench-prev
+  if [ ! -d "$prev" ]; then git worktree add --detach "$prev" "$prev_rev" >/dev/null; fi
+  git -C "$prev" checkout --quiet --detach "$prev_rev"
+  (cd "$prev" && swift build -c release --product cascade >/dev/null)
+  old_bin=$(cd "$prev" && swift build -c release --show-bin-path)/cascade
+fi
+
+store=.cache/index/debian-desc-sample
+echo "== index samples/debian-desc -> $store"
+"$new_bin" index --model "$model" --store "$store" samples/debian-desc/corpus.jsonl >/dev/null
+
+server_pid=""
+stop_server() {
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  server_pid=""
+}
+trap stop_server EXIT
+
+# start_server BIN NAME: serves the sample read-only; sets $address.
+start_server() {
+  "$1" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" --read-only \
+    --host 127.0.0.1 --port 0 >"$out/$2.server.out" 2>"$out/$2.server.log" &
+  server_pid=$!
+  address=""
+  for _ in $(seq 1 300); do
+    address=$(sed -n 's/^listening on //p' "$out/$2.server.out")
+    [ -n "$address" ] && return 0
+    kill -0 "$server_pid" 2>/dev/null || { cat "$out/$2.server.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  echo "scheduler.sh: $2 did not start listening" >&2
+  exit 1
+}
+
+# load NAME FILE ARGS...: one cascade-bench run; JSON into FILE (a run with no success is kept too).
+load() {
+  local file=$1
+  shift
+  "$bench" --target "$address" --queries "$queries" --json "$@" >"$file" 2>>"$out/bench.log" || true
+}
+
+run_server() {
+  local bin=$1 name=$2
+  start_server "$bin" "$name"
+  local dir="$out/$name"
+  mkdir -p "$dir"
+  load "$dir/warm.json" --concurrency 2 --requests 40 --retrieve-k 100 --rerank-k 20
+  load "$dir/idle.json" --concurrency 1 --duration 15 --retrieve-k 100 --rerank-k 20
+  load "$dir/flood.json" --concurrency 64 --duration 30 --retrieve-k 100 --rerank-k 20 --deadline-ms 3000
+  stop_server
+  # A fresh server for the rest: the flood's refusals must not shape what follows.
+  start_server "$bin" "$name"
+  load "$dir/ret1.json" --concurrency 1 --duration 10 --warmup 50 --retrieve-k 100 --rerank-k 0
+  load "$dir/ret16.json" --concurrency 16 --duration 10 --warmup 100 --retrieve-k 100 --rerank-k 0
+  load "$dir/mixed.json" --mix "100:50@2,100:0@2" --duration 30
+  stop_server
+}
+
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round: previous release ($prev_rev)"
+  run_server "$old_bin" "r$round-old"
+  echo "== round $round: this checkout ($(git rev-parse --short HEAD))"
+  run_server "$new_bin" "r$round-new"
+done
+
+python3 - "$out" "$rounds" "$prev_rev" <<'PY'
+import json, statistics, sys
+out, rounds, prev = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+def read(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+def figures(name):
+    d = f"{out}/{name}"
+    idle, flood = read(f"{d}/idle.json"), read(f"{d}/flood.json")
+    ret1, ret16, mixed = read(f"{d}/ret1.json"), read(f"{d}/ret16.json"), read(f"{d}/mixed.json")
+    f = {}
+    if idle:
+        f["idle req/s"] = idle["throughput"]
+        f["idle p50 ms"] = idle["latencyMicros"]["p50"] / 1000
+    if flood:
+        f["flood goodput"] = flood["goodput"]
+        f["flood ok"] = flood["completed"]
+        f["flood failed"] = flood["failed"]
+        f["flood ok p99 ms"] = flood["latencyMicros"]["p99"] / 1000
+        f["flood refusal p99 ms"] = flood["failureMicros"]["p99"] / 1000
+        f["flood errors"] = ",".join(f"{k} {v}" for k, v in sorted(flood["errors"].items()))
+    if ret1:
+        f["ret1 req/s"] = ret1["throughput"]
+        f["ret1 p50 ms"] = ret1["latencyMicros"]["p50"] / 1000
+    if ret16:
+        f["ret16 req/s"] = ret16["throughput"]
+        f["ret16 p99 ms"] = ret16["latencyMicros"]["p99"] / 1000
+    if mixed:
+        ret = mixed["runs"][1]
+        f["mixed 100:0 p50 ms"] = ret["latencyMicros"]["p50"] / 1000
+        f["mixed 100:0 p99 ms"] = ret["latencyMicros"]["p99"] / 1000
+        f["mixed 100:50 req/s"] = mixed["runs"][0]["throughput"]
+    return f
+
+rows = ["idle req/s", "idle p50 ms", "flood goodput", "flood ok", "flood failed", "flood ok p99 ms",
+        "flood refusal p99 ms", "ret1 req/s", "ret1 p50 ms", "ret16 req/s", "ret16 p99 ms",
+        "mixed 100:0 p50 ms", "mixed 100:0 p99 ms", "mixed 100:50 req/s"]
+per = {side: [figures(f"r{r}-{side}") for r in range(1, rounds + 1)] for side in ("old", "new")}
+
+def med(side, key):
+    values = [f[key] for f in per[side] if key in f]
+    return statistics.median(values) if values else None
+
+def fmt(v):
+    return "-" if v is None else (f"{v:,.1f}" if isinstance(v, float) else str(v))
+
+print(f"\nmedians over {rounds} round(s); previous release {prev} vs this checkout")
+print(f"{'figure':24} {'previous':>12} {'this':>12} {'this/prev':>10}")
+for key in rows:
+    a, b = med("old", key), med("new", key)
+    ratio = f"{b / a:.2f}x" if a and b is not None else "-"
+    print(f"{key:24} {fmt(a):>12} {fmt(b):>12} {ratio:>10}")
+for side in ("old", "new"):
+    for r, f in enumerate(per[side], 1):
+        if "flood errors" in f:
+            print(f"round {r} {side} flood errors: {f['flood errors'] or 'none'}")
+new = per["new"]
+print("\ngoals (this checkout, medians):")
+idle, good = med("new", "idle req/s"), med("new", "flood goodput")
+if idle and good is not None:
+    print(f"  flood goodput / idle req/s = {good / idle:.2f} (goal >= 0.8)")
+r1, r16, o16 = med("new", "ret1 req/s"), med("new", "ret16 req/s"), med("old", "ret16 req/s")
+if r1 and r16 and o16:
+    print(f"  16 callers 100:0: {r16 / o16:.2f}x the previous release (goal >= 1.6), {r16 / r1:.2f}x one caller (goal >= 1.8)")
+m99, p50 = med("new", "mixed 100:0 p99 ms"), med("new", "ret1 p50 ms")
+if m99 and p50:
+    print(f"  mixed: retrieval-only p99 / unloaded p50 = {m99 / p50:.1f} (goal <= 10)")
+a, b = med("old", "ret1 p50 ms"), med("new", "ret1 p50 ms")
+if a and b:
+    print(f"  one caller 100:0 p50: {b / a:.2f}x the previous release (goal <= 1.05)")
+a, b = med("old", "idle p50 ms"), med("new", "idle p50 ms")
+if a and b:
+    print(f"  one caller 100:20 p50: {b / a:.2f}x the previous release (goal <= 1.05)")
+PY

@@ -1,0 +1,93 @@
+/// What model work costs on this machine, learnt from every batch the scheduler runs: seconds
+/// per padded token of each model, seconds per query of a vector-store scan, and tokens per
+/// rerank pair (to price a search's rerank stage before its passages are known).
+///
+/// Each figure is an exponentially weighted mean (weight 0.2 for the newest batch), so it
+/// follows the machine when it slows down (another process, thermal limits) within a few batches.
+struct CostModel: Sendable {
+    var encodeSecondsPerToken: Double
+    var rerankSecondsPerToken: Double
+    var scanSecondsPerQuery: Double
+    var tokensPerPair: Double
+
+    static let weight = 0.2
+
+    mutating func observe(_ work: WorkClass, tokens: Int, seconds: Double) {
+        guard tokens > 0, seconds > 0 else { return }
+        let perToken = seconds / Double(tokens)
+        switch work {
+        case .query, .bulk: Self.blend(&encodeSecondsPerToken, perToken)
+        case .rerank: Self.blend(&rerankSecondsPerToken, perToken)
+        }
+    }
+
+    mutating func observeScan(queries: Int, seconds: Double) {
+        guard queries > 0, seconds > 0 else { return }
+        Self.blend(&scanSecondsPerQuery, seconds / Double(queries))
+    }
+
+    mutating func observePairs(_ tokenCounts: [Int]) {
+        for count in tokenCounts { Self.blend(&tokensPerPair, Double(count)) }
+    }
+
+    /// The estimated seconds of `cost`.
+    func seconds(of cost: WorkCost) -> Double {
+        Double(cost.encodeTokens + cost.bulkTokens) * encodeSecondsPerToken
+            + Double(cost.rerankTokens) * rerankSecondsPerToken + Double(cost.scans) * scanSecondsPerQuery
+    }
+
+    private static func blend(_ value: inout Double, _ sample: Double) {
+        value += weight * (sample - value)
+    }
+}
+
+/// The three kinds of model work, in the order they are served when they wait together.
+public enum WorkClass: String, Sendable, CaseIterable {
+    /// A search's query encode and vector-store scan: short, and first in every search.
+    case query
+    /// Cross-encoder pairs of searches and Rerank calls.
+    case rerank
+    /// Embed and Upsert texts: throughput work, served when nothing interactive waits (with aging).
+    case bulk
+
+    /// Priority before aging: a query encode outranks reranking, which outranks bulk work.
+    var basePriority: Double {
+        switch self {
+        case .query: 2
+        case .rerank: 1
+        case .bulk: 0
+        }
+    }
+}
+
+/// A request's model work in tokens (and scans), known from its inputs before any model runs.
+public struct WorkCost: Sendable, Equatable {
+    public var encodeTokens = 0
+    public var scans = 0
+    public var rerankTokens = 0
+    public var bulkTokens = 0
+
+    public init(encodeTokens: Int = 0, scans: Int = 0, rerankTokens: Int = 0, bulkTokens: Int = 0) {
+        self.encodeTokens = encodeTokens
+        self.scans = scans
+        self.rerankTokens = rerankTokens
+        self.bulkTokens = bulkTokens
+    }
+
+    static func += (lhs: inout WorkCost, rhs: WorkCost) {
+        lhs.encodeTokens += rhs.encodeTokens
+        lhs.scans += rhs.scans
+        lhs.rerankTokens += rhs.rerankTokens
+        lhs.bulkTokens += rhs.bulkTokens
+    }
+
+    static func -= (lhs: inout WorkCost, rhs: WorkCost) {
+        lhs.encodeTokens -= rhs.encodeTokens
+        lhs.scans -= rhs.scans
+        lhs.rerankTokens -= rhs.rerankTokens
+        lhs.bulkTokens -= rhs.bulkTokens
+    }
+
+    /// Interactive work only: what a search or rerank finds ahead of it (bulk work yields to it).
+    var interactive: WorkCost { WorkCost(encodeTokens: encodeTokens, scans: scans, rerankTokens: rerankTokens) }
+}

@@ -1,0 +1,366 @@
+import Foundation
+import Synchronization
+import Tokenization
+import Transformer
+import VectorStore
+
+/// One request's work of one class: its tokenized inputs in the order batches take them
+/// (shortest first, so a batch pads little), and what has been computed so far. Everything
+/// mutable is guarded by the scheduler's lock.
+final class Job: @unchecked Sendable {
+    let work: WorkClass
+    let admission: Admission
+    let encodings: [Encoding]
+    /// `encodings[i]` answers the caller's input `positions[i]`.
+    let positions: [Int]
+    /// Query jobs: hits wanted.
+    let k: Int
+    let submitted = ContinuousClock.now
+    /// Since when the job has waited without service: what aging counts.
+    var readySince = ContinuousClock.now
+    var next = 0
+    var running = false
+    var cancelled = false
+    var continuation: CheckedContinuation<JobOutput, any Error>?
+    var output: JobOutput
+
+    init(work: WorkClass, admission: Admission, encodings: [Encoding], positions: [Int], k: Int) {
+        self.work = work
+        self.admission = admission
+        self.encodings = encodings
+        self.positions = positions
+        self.k = k
+        output = JobOutput(
+            scores: work == .rerank ? [Float](repeating: 0, count: encodings.count) : [],
+            vectors: work == .rerank ? [] : [[Float]](repeating: [], count: encodings.count))
+    }
+
+    func takeContinuation() -> CheckedContinuation<JobOutput, any Error>? {
+        defer { continuation = nil }
+        return continuation
+    }
+
+    /// The work `range` of this job stands for in its admission's price.
+    func cost(of range: Range<Int>) -> WorkCost {
+        let tokens = encodings[range].reduce(0) { $0 + $1.count }
+        switch work {
+        case .query: return WorkCost(encodeTokens: tokens, scans: range.count)
+        case .rerank: return WorkCost(rerankTokens: tokens)
+        case .bulk: return WorkCost(bulkTokens: tokens)
+        }
+    }
+}
+
+struct JobOutput: Sendable {
+    var scores: [Float]
+    var vectors: [[Float]]
+    var hits: [Hit] = []
+    var started = ContinuousClock.now
+    var startedOnce = false
+    var encode: Duration = .zero
+    var retrieve: Duration = .zero
+}
+
+/// Rows `range` of `job` in a batch.
+struct BatchPart {
+    let job: Job
+    let range: Range<Int>
+}
+
+struct Batch {
+    let work: WorkClass
+    let parts: [BatchPart]
+    let started: ContinuousClock.Instant
+    let encodings: [Encoding]
+
+    init(work: WorkClass, parts: [BatchPart], started: ContinuousClock.Instant) {
+        self.work = work
+        self.parts = parts
+        self.started = started
+        encodings = parts.flatMap { part in part.job.encodings[part.range] }
+    }
+
+    var rows: Int { encodings.count }
+    /// What the forward pass computes: every row padded to the longest.
+    var paddedTokens: Int { rows * (encodings.map(\.count).max() ?? 0) }
+}
+
+/// Runs batches: the models and the store, nothing of the scheduler's state.
+struct Runner: Sendable {
+    let retriever: Retriever
+    let reranker: Reranker?
+    let store: VectorStore
+    let settings: SchedulerSettings
+
+    struct Result {
+        var scores: [Float] = []
+        var vectors: [[Float]] = []
+        var hits: [[Hit]] = []
+        var encode: Duration = .zero
+        var retrieve: Duration = .zero
+    }
+
+    func run(_ batch: Batch) throws -> Result {
+        var result = Result()
+        let encodings = batch.encodings
+        switch batch.work {
+        case .query:
+            var clock = ContinuousClock.now
+            result.vectors = try retriever.encoder.embed(retriever.tokenizer.batch(encodings))
+            result.encode = clock.duration(to: .now)
+            clock = .now
+            // One scan at the largest k serves every query: ties break by id, so a shorter
+            // list is a prefix of a longer one.
+            let k = batch.parts.map(\.job.k).max() ?? 1
+            let hits = try store.search(result.vectors, k: k)
+            result.hits = zip(hits, batch.parts).map { Array($0.prefix($1.job.k)) }
+            result.retrieve = clock.duration(to: .now)
+        case .rerank:
+            guard let reranker else { throw CascadeError.failedPrecondition("this server has no reranker") }
+            result.scores = try reranker.encoder.score(reranker.tokenizer.batch(encodings))
+            result.encode = batch.started.duration(to: .now)
+        case .bulk:
+            result.vectors = try retriever.encoder.embed(retriever.tokenizer.batch(encodings))
+            result.encode = batch.started.duration(to: .now)
+        }
+        return result
+    }
+}
+
+extension ModelScheduler {
+    final class Core: Sendable {
+        let state: Mutex<State>
+        let wakeUp = DispatchSemaphore(value: 0)
+        let observer = Mutex<(any SchedulerObserver)?>(nil)
+
+        init(cost: CostModel) {
+            state = Mutex(State(cost: cost))
+        }
+
+        private func observe(_ body: (any SchedulerObserver) -> Void) {
+            if let observer = observer.withLock({ $0 }) { body(observer) }
+        }
+
+        func work(_ runner: Runner) {
+            while true {
+                wakeUp.wait()
+                while true {
+                    let (batch, expired, stop) = state.withLock { state in
+                        let expired = state.dropExpired(now: .now)
+                        if state.stopped { return (Batch?.none, expired, true) }
+                        return (state.nextBatch(settings: runner.settings, now: .now), expired, false)
+                    }
+                    for (work, continuation) in expired {
+                        observe { $0.expired(work) }
+                        continuation.resume(
+                            throwing: CascadeError.deadlineExceeded(
+                                "the deadline passed while the request waited for the model; its work was dropped"))
+                    }
+                    if stop { return }
+                    guard let batch else { break }
+                    for part in batch.parts where part.range.lowerBound == 0 {
+                        let waited = part.job.submitted.duration(to: batch.started)
+                        observe { $0.waited(batch.work, waited) }
+                    }
+                    let outcome = Swift.Result { try runner.run(batch) }
+                    let duration = batch.started.duration(to: .now)
+                    let finished = state.withLock { $0.deliver(batch, outcome, duration: duration) }
+                    observe {
+                        $0.batchRan(
+                            batch.work, requests: Set(batch.parts.map(\.job.admission.sequence)).count,
+                            rows: batch.rows, tokens: batch.paddedTokens, duration: duration)
+                    }
+                    for (continuation, result) in finished { continuation.resume(with: result) }
+                }
+            }
+        }
+    }
+
+    struct State: ~Copyable {
+        var cost: CostModel
+        var jobs: [WorkClass: [Job]] = [:]
+        var live: [UInt64: Admission] = [:]
+        /// The work admitted requests have not done yet, by the prices they were admitted at.
+        var backlog = WorkCost()
+        var sequence: UInt64 = 0
+        var stopped = false
+
+        init(cost: CostModel) {
+            self.cost = cost
+        }
+
+        /// The admitted work that will run before all of a new request's: every query encode
+        /// (they go first); the rerank work admitted before it if it reranks, else at most the
+        /// one long batch that may be running; and for bulk work, everything.
+        func secondsAhead(of cost: WorkCost, bulk: Bool, settings: SchedulerSettings) -> Double {
+            if bulk { return self.cost.seconds(of: backlog) }
+            var ahead = self.cost.seconds(of: WorkCost(encodeTokens: backlog.encodeTokens, scans: backlog.scans))
+            let longBacklog = WorkCost(rerankTokens: backlog.rerankTokens, bulkTokens: backlog.bulkTokens)
+            if cost.rerankTokens > 0 {
+                ahead += self.cost.seconds(of: WorkCost(rerankTokens: backlog.rerankTokens))
+            } else if longBacklog.rerankTokens + longBacklog.bulkTokens > 0 {
+                let batch = WorkCost(
+                    rerankTokens: min(longBacklog.rerankTokens, settings.rerankBatchTokens),
+                    bulkTokens: longBacklog.rerankTokens > 0
+                        ? 0 : min(longBacklog.bulkTokens, settings.rerankBatchTokens))
+                ahead += self.cost.seconds(of: batch)
+            }
+            return ahead
+        }
+
+        /// Keeps each class in admission order.
+        mutating func enqueue(_ job: Job) {
+            var list = jobs[job.work] ?? []
+            let index = list.lastIndex { $0.admission.sequence <= job.admission.sequence }.map { $0 + 1 } ?? 0
+            list.insert(job, at: index)
+            jobs[job.work] = list
+        }
+
+        mutating func remove(_ job: Job) {
+            jobs[job.work]?.removeAll { $0 === job }
+        }
+
+        mutating func reprice(_ admission: Admission, rerankTokens: Int) {
+            guard live[admission.sequence] != nil else { return }
+            backlog.rerankTokens += rerankTokens - admission.remaining.rerankTokens
+            admission.remaining.rerankTokens = rerankTokens
+        }
+
+        /// Takes out the jobs whose deadline has passed; their callers are told by the worker.
+        mutating func dropExpired(
+            now: ContinuousClock.Instant
+        ) -> [(WorkClass, CheckedContinuation<JobOutput, any Error>)] {
+            var expired: [(WorkClass, CheckedContinuation<JobOutput, any Error>)] = []
+            for work in WorkClass.allCases {
+                guard let list = jobs[work] else { continue }
+                let (keep, drop) = list.reduce(into: ([Job](), [Job]())) { split, job in
+                    if let deadline = job.admission.deadline, deadline <= now {
+                        split.1.append(job)
+                    } else {
+                        split.0.append(job)
+                    }
+                }
+                jobs[work] = keep
+                expired += drop.compactMap { job in job.takeContinuation().map { (work, $0) } }
+            }
+            return expired
+        }
+
+        /// The class whose oldest waiting work ranks highest once aged, and as much of its work
+        /// as fits the class's token budget, oldest admission first.
+        mutating func nextBatch(settings: SchedulerSettings, now: ContinuousClock.Instant) -> Batch? {
+            let aging = Double(settings.agingMs) / 1000
+            var best: (work: WorkClass, priority: Double)?
+            for work in WorkClass.allCases {
+                guard let list = jobs[work], let oldest = list.map(\.readySince).min() else { continue }
+                let priority = work.basePriority + ModelScheduler.seconds(oldest.duration(to: now)) / aging
+                if best == nil || priority > best!.priority { best = (work, priority) }
+            }
+            guard let work = best?.work, let list = jobs[work] else { return nil }
+            // Rerank and bulk batches are kept short: a query that arrives waits for one of them.
+            let budget = work == .query ? settings.maxBatchTokens : settings.rerankBatchTokens
+            var parts: [BatchPart] = []
+            var rows = 0
+            var longest = 0
+            fill: for job in list {
+                var end = job.next
+                var full = false
+                while end < job.encodings.count {
+                    let length = max(longest, job.encodings[end].count)
+                    if rows > 0 && (rows + 1) * length > budget {
+                        full = true
+                        break
+                    }
+                    rows += 1
+                    longest = length
+                    end += 1
+                }
+                if end > job.next {
+                    parts.append(BatchPart(job: job, range: job.next..<end))
+                    job.running = true
+                }
+                if full { break fill }
+            }
+            return Batch(work: work, parts: parts, started: now)
+        }
+
+        /// Hands a batch's results to its jobs; returns the callers to answer (outside the lock).
+        mutating func deliver(
+            _ batch: Batch, _ outcome: Swift.Result<Runner.Result, any Error>, duration: Duration
+        ) -> [(CheckedContinuation<JobOutput, any Error>, Swift.Result<JobOutput, any Error>)] {
+            var answers: [(CheckedContinuation<JobOutput, any Error>, Swift.Result<JobOutput, any Error>)] = []
+            var row = 0
+            if case .success(let result) = outcome {
+                if batch.work == .query {
+                    cost.observe(.query, tokens: batch.paddedTokens, seconds: ModelScheduler.seconds(result.encode))
+                    cost.observeScan(queries: batch.rows, seconds: ModelScheduler.seconds(result.retrieve))
+                } else {
+                    cost.observe(batch.work, tokens: batch.paddedTokens, seconds: ModelScheduler.seconds(duration))
+                }
+            }
+            let now = ContinuousClock.now
+            for (partIndex, part) in batch.parts.enumerated() {
+                let job = part.job
+                job.running = false
+                let done = part.range.cost(in: job)
+                let charged = job.admission.remaining.clamped(subtracting: done)
+                if live[job.admission.sequence] != nil { backlog -= charged }
+                job.admission.remaining -= charged
+                defer { row += part.range.count }
+                if !job.output.startedOnce {
+                    job.output.started = batch.started
+                    job.output.startedOnce = true
+                }
+                switch outcome {
+                case .failure(let error):
+                    remove(job)
+                    if let continuation = job.takeContinuation() { answers.append((continuation, .failure(error))) }
+                    continue
+                case .success(let result):
+                    if job.cancelled {
+                        remove(job)
+                        if let continuation = job.takeContinuation() {
+                            answers.append((continuation, .failure(CancellationError())))
+                        }
+                        continue
+                    }
+                    for (offset, index) in part.range.enumerated() {
+                        let position = job.positions[index]
+                        switch job.work {
+                        case .rerank: job.output.scores[position] = result.scores[row + offset]
+                        case .query, .bulk: job.output.vectors[position] = result.vectors[row + offset]
+                        }
+                    }
+                    if job.work == .query {
+                        job.output.hits = result.hits[partIndex]
+                        job.output.retrieve = result.retrieve
+                    }
+                    job.output.encode += result.encode
+                }
+                job.next = part.range.upperBound
+                job.readySince = now
+                if job.next == job.encodings.count {
+                    remove(job)
+                    if let continuation = job.takeContinuation() {
+                        answers.append((continuation, .success(job.output)))
+                    }
+                }
+            }
+            return answers
+        }
+    }
+}
+
+extension Range<Int> {
+    fileprivate func cost(in job: Job) -> WorkCost { job.cost(of: self) }
+}
+
+extension WorkCost {
+    /// `other`, but never more of a kind than this holds (an estimate can be below the truth).
+    fileprivate func clamped(subtracting other: WorkCost) -> WorkCost {
+        WorkCost(
+            encodeTokens: Swift.min(encodeTokens, other.encodeTokens), scans: Swift.min(scans, other.scans),
+            rerankTokens: Swift.min(rerankTokens, other.rerankTokens),
+            bulkTokens: Swift.min(bulkTokens, other.bulkTokens))
+    }
+}
