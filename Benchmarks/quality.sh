@@ -94,9 +94,12 @@ evaluate() {
   started=$(date +%s.%N)
   line=$(run "$cascade" eval --queries "$dev_q" --qrels "$dev_r" --json "${limit_flag[@]}" "$@" 2>"$log")
   ended=$(date +%s.%N)
-  printf '{"row": "%s", "wall_s": %s, "blas": "%s", "eval": %s}\n' "$row" \
+  # "eval: retriever NAME: int8 (int8/avx2), loaded in ..." -> "retriever int8 int8/avx2" (binaries with precisions)
+  printf '{"row": "%s", "wall_s": %s, "blas": "%s", "kernels": "%s", "eval": %s}\n' "$row" \
     "$(awk "BEGIN { printf \"%.1f\", $ended - $started }")" \
-    "$(sed -n 's/^Core: *//p' "$log" | head -1)" "$line" | tee -a "$out" >&2
+    "$(sed -n 's/^Core: *//p' "$log" | head -1)" \
+    "$(sed -n 's/^eval: \(retriever\|reranker\) [^:]*: \([a-z0-9]*\) (\([^)]*\)).*/\1 \2 \3/p' "$log" | paste -sd ';' -)" \
+    "$line" | tee -a "$out" >&2
 }
 
 # -- (a) dense alone -------------------------------------------------------------------------------
