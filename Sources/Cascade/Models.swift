@@ -74,7 +74,7 @@ public struct Retriever: Sendable {
         ModelDescription(
             name: name, architecture: encoder.architecture, fingerprint: encoder.fingerprint,
             dimension: encoder.dimension, pooling: encoder.pooling.mode.rawValue,
-            normalize: encoder.pooling.normalize, maxLength: maxLength)
+            normalize: encoder.pooling.normalize, maxLength: maxLength, precision: encoder.precision.rawValue)
     }
 }
 
@@ -124,7 +124,8 @@ public struct Reranker: Sendable {
     public var info: ModelDescription {
         ModelDescription(
             name: name, architecture: encoder.architecture, fingerprint: encoder.fingerprint,
-            dimension: 0, pooling: "", normalize: false, maxLength: maxLength)
+            dimension: 0, pooling: "", normalize: false, maxLength: maxLength,
+            precision: encoder.precision.rawValue)
     }
 }
 
@@ -139,4 +140,6 @@ public struct ModelDescription: Sendable, Equatable {
     public var pooling: String
     public var normalize: Bool
     public var maxLength: Int
+    /// "fp32", "fp16" or "int8": the weights the model runs with.
+    public var precision: String
 }

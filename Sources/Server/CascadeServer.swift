@@ -64,7 +64,8 @@ public final class CascadeServer: Sendable {
             retriever: URL(fileURLWithPath: config.retriever ?? ""),
             reranker: config.reranker.map { URL(fileURLWithPath: $0) },
             rerankerHead: config.rerankerHead.map { URL(fileURLWithPath: $0) },
-            configuration: config.pipelineConfiguration, readOnly: config.readOnly)
+            configuration: config.pipelineConfiguration, readOnly: config.readOnly,
+            retrieverPrecision: config.retrieverPrecision, rerankerPrecision: config.rerankerPrecision)
         return try CascadeServer(config: config, pipeline: pipeline, logger: logger)
     }
 

@@ -49,6 +49,7 @@ extension Cascade_V1_ModelInfo {
         pooling = model.pooling
         normalize = model.normalize
         maxLength = UInt32(model.maxLength)
+        precision = model.precision
     }
 }
 

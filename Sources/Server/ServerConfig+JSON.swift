@@ -1,5 +1,6 @@
 import Cascade
 import Foundation
+import Transformer
 
 extension ServerConfig {
     /// Reads a JSON config file. Unknown keys are refused (a misspelt limit would otherwise be
@@ -28,7 +29,7 @@ extension ServerConfig {
         let json = JSONObject(values: object, path: "", source: source)
         try json.refuseUnknownKeys([
             "host", "port", "metrics_port", "metrics_host", "index", "retriever", "reranker", "reranker_head",
-            "read_only", "tls", "api_key",
+            "read_only", "retriever_precision", "reranker_precision", "tls", "api_key",
             "api_key_file", "defaults", "limits", "scheduler", "max_request_bytes",
             "shutdown_grace_seconds", "compute_threads", "log_level",
         ])
@@ -42,6 +43,15 @@ extension ServerConfig {
         config.reranker = try json.string("reranker")
         config.rerankerHead = try json.string("reranker_head")
         config.readOnly = try json.bool("read_only") ?? config.readOnly
+        for (key, path) in [
+            ("retriever_precision", \ServerConfig.retrieverPrecision), ("reranker_precision", \.rerankerPrecision),
+        ] {
+            guard let name = try json.string(key) else { continue }
+            guard let precision = Precision(rawValue: name) else {
+                throw ServerConfigError.invalid("\(source): \(key) must be fp32, fp16 or int8 (got \"\(name)\")")
+            }
+            config[keyPath: path] = precision
+        }
         config.apiKey = try json.string("api_key")
         config.apiKeyFile = try json.string("api_key_file")
         config.maxRequestBytes = try json.int("max_request_bytes") ?? config.maxRequestBytes

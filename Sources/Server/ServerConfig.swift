@@ -1,5 +1,6 @@
 import Cascade
 import Foundation
+import Transformer
 
 /// Everything `cascade serve` needs. Loaded from a JSON file (snake_case keys, every key
 /// optional), then overridden by command-line flags (`Overrides`), then validated.
@@ -43,6 +44,9 @@ public struct ServerConfig: Sendable, Equatable {
     public var rerankerHead: String?
     /// Opens the index read-only (replicas sharing one copy): Upsert and Delete are refused.
     public var readOnly = false
+    /// Weights each model's linear layers run with (quantized while loading).
+    public var retrieverPrecision = Precision.fp32
+    public var rerankerPrecision = Precision.fp32
     public var tls: TLS?
     /// Callers must send `authorization: Bearer <key>`; nil: no authentication.
     public var apiKey: String?
@@ -77,6 +81,8 @@ public struct ServerConfig: Sendable, Equatable {
         public var tlsKey: String?
         public var apiKeyFile: String?
         public var queueCapacity: Int?
+        public var retrieverPrecision: Precision?
+        public var rerankerPrecision: Precision?
         public var computeThreads: Int?
         public var logLevel: String?
 
@@ -99,6 +105,8 @@ public struct ServerConfig: Sendable, Equatable {
         }
         apiKeyFile = overrides.apiKeyFile ?? apiKeyFile
         limits.queueCapacity = overrides.queueCapacity ?? limits.queueCapacity
+        retrieverPrecision = overrides.retrieverPrecision ?? retrieverPrecision
+        rerankerPrecision = overrides.rerankerPrecision ?? rerankerPrecision
         computeThreads = overrides.computeThreads ?? computeThreads
         logLevel = overrides.logLevel ?? logLevel
     }

@@ -159,7 +159,7 @@ struct QueryCommand: AsyncParsableCommand {
 
     private func infoText(_ info: Cascade_V1_InfoResponse) -> String {
         func model(_ model: Cascade_V1_ModelInfo) -> String {
-            var parts = ["\(model.name) (\(model.architecture), max \(model.maxLength) tokens"]
+            var parts = ["\(model.name) (\(model.architecture), \(model.precision), max \(model.maxLength) tokens"]
             if model.dimension > 0 {
                 parts.append(
                     "\(model.dimension) dims, \(model.pooling) pooling\(model.normalize ? ", normalised" : "")")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Server
+import Transformer
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -49,8 +50,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "PEM private key for --tls-cert.")
     var tlsKey: String?
 
-    @Option(help: "Model runs allowed to wait before requests are refused with RESOURCE_EXHAUSTED.")
+    @Option(help: "Requests admitted to the model scheduler at once; more are refused with RESOURCE_EXHAUSTED.")
     var queueCapacity: Int?
+
+    @Option(help: "The retriever's linear layers: fp32, fp16 or int8 (quantized while loading).")
+    var retrieverPrecision: Precision?
+
+    @Option(help: "The reranker's linear layers: fp32, fp16 or int8 (quantized while loading).")
+    var rerankerPrecision: Precision?
 
     @Option(help: "Threads for one model run or vector scan (default: all cores).")
     var computeThreads: Int?
@@ -111,6 +118,8 @@ struct ServeCommand: AsyncParsableCommand {
         overrides.tlsKey = tlsKey
         overrides.apiKeyFile = apiKeyFile
         overrides.queueCapacity = queueCapacity
+        overrides.retrieverPrecision = retrieverPrecision
+        overrides.rerankerPrecision = rerankerPrecision
         overrides.computeThreads = computeThreads
         overrides.logLevel = logLevel
         return overrides

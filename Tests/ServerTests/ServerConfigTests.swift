@@ -21,7 +21,7 @@ import Testing
         let config = try parse(
             """
             { "host": "0.0.0.0", "port": 7000, "metrics_port": 9464, "metrics_host": "127.0.0.1",
-              "index": "idx", "retriever": "minilm", "reranker": "ce",
+              "index": "idx", "retriever": "minilm", "reranker": "ce", "reranker_precision": "int8",
               "tls": { "certificate": "c.pem", "key": "k.pem" }, "api_key_file": "key.txt",
               "defaults": { "retrieve_k": 50, "rerank_k": 10, "top_n": 5 },
               "limits": { "max_retrieve_k": 500, "queue_capacity": 8, "max_rerank_tokens": 999 },
@@ -44,10 +44,16 @@ import Testing
         #expect(config.scheduler.maxQueueMs == 250 && config.scheduler.maxBatchTokens == 2048)
         #expect(config.scheduler.rerankBatchTokens == 256 && config.scheduler.agingMs == 50)
         #expect(config.scheduler.rerankCacheBytes == 0)
+        #expect(config.rerankerPrecision == .int8 && config.retrieverPrecision == .fp32)
         #expect(config.maxRequestBytes == 2048)
         #expect(config.shutdownGraceSeconds == 2.5)
         #expect(config.computeThreads == 2)
         #expect(config.logLevel == "debug")
+    }
+
+    @Test func refusesAnUnknownPrecisionNamingTheChoices() {
+        let text = message { _ = try parse(#"{ "retriever_precision": "int4" }"#) }
+        #expect(text == #"test.json: retriever_precision must be fp32, fp16 or int8 (got "int4")"#)
     }
 
     @Test func refusesUnknownKeysNamingThem() {
