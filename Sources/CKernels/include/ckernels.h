@@ -4,6 +4,10 @@
 #define CASCADE_CKERNELS_H
 
 #include "cpu.h"
+// Named here, not only found in the umbrella directory, so that a build made before they
+// existed rebuilds the module instead of missing their functions.
+#include "quantized.h"
+#include "scan.h"
 
 /// How many floats `cascade_skinny_pack` writes for a `[columns, depth]` weight matrix.
 long cascade_skinny_packed_count(int columns, int depth);
