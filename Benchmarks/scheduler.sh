@@ -29,10 +29,14 @@ out=.cache/bench-scheduler
 mkdir -p "$out"
 
 ./scripts/fetch-model.sh >/dev/null
-echo "== build this checkout (release)"
-swift build -c release --product cascade >/dev/null
-swift build -c release --product cascade-bench >/dev/null
-bin_dir=$(swift build -c release --show-bin-path)
+# CASCADE_BIN_DIR: a folder holding this checkout's release `cascade` and `cascade-bench` already built.
+bin_dir=${CASCADE_BIN_DIR:-}
+if [ -z "$bin_dir" ]; then
+  echo "== build this checkout (release)"
+  swift build -c release --product cascade >/dev/null
+  swift build -c release --product cascade-bench >/dev/null
+  bin_dir=$(swift build -c release --show-bin-path)
+fi
 new_bin="$bin_dir/cascade"
 bench="$bin_dir/cascade-bench"
 
