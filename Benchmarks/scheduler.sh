@@ -65,19 +65,25 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# start_server BIN NAME: serves the sample read-only; sets $address.
+# The bench cycles through 300 queries, so a rerank cache would answer the later loads from what the
+# warm-up scored; it is off here (the previous release has none) and judged by its own tests.
+echo '{"scheduler": {"rerank_cache_bytes": 0}}' >"$out/no-cache.json"
+
+# start_server BIN NAME [ARGS...]: serves the sample read-only; sets $address.
 start_server() {
-  "$1" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" --read-only \
-    --host 127.0.0.1 --port 0 >"$out/$2.server.out" 2>"$out/$2.server.log" &
+  local bin=$1 name=$2
+  shift 2
+  "$bin" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" --read-only \
+    --host 127.0.0.1 --port 0 "$@" >"$out/$name.server.out" 2>"$out/$name.server.log" &
   server_pid=$!
   address=""
   for _ in $(seq 1 300); do
-    address=$(sed -n 's/^listening on //p' "$out/$2.server.out")
+    address=$(sed -n 's/^listening on //p' "$out/$name.server.out")
     [ -n "$address" ] && return 0
-    kill -0 "$server_pid" 2>/dev/null || { cat "$out/$2.server.log" >&2; exit 1; }
+    kill -0 "$server_pid" 2>/dev/null || { cat "$out/$name.server.log" >&2; exit 1; }
     sleep 0.1
   done
-  echo "scheduler.sh: $2 did not start listening" >&2
+  echo "scheduler.sh: $name did not start listening" >&2
   exit 1
 }
 
@@ -88,9 +94,11 @@ load() {
   "$bench" --target "$address" --queries "$queries" --json "$@" >"$file" 2>>"$out/bench.log" || true
 }
 
+# run_server BIN NAME [SERVER ARGS...]
 run_server() {
   local bin=$1 name=$2
-  start_server "$bin" "$name"
+  shift 2
+  start_server "$bin" "$name" "$@"
   local dir="$out/$name"
   mkdir -p "$dir"
   load "$dir/warm.json" --concurrency 2 --requests 40 --retrieve-k 100 --rerank-k 20
@@ -98,7 +106,7 @@ run_server() {
   load "$dir/flood.json" --concurrency 64 --duration 30 --retrieve-k 100 --rerank-k 20 --deadline-ms 3000
   stop_server
   # A fresh server for the rest: the flood's refusals must not shape what follows.
-  start_server "$bin" "$name"
+  start_server "$bin" "$name" "$@"
   load "$dir/ret1.json" --concurrency 1 --duration 10 --warmup 50 --retrieve-k 100 --rerank-k 0
   load "$dir/ret16.json" --concurrency 16 --duration 10 --warmup 100 --retrieve-k 100 --rerank-k 0
   load "$dir/mixed.json" --mix "100:50@2,100:0@2" --duration 30
@@ -109,7 +117,7 @@ for round in $(seq 1 "$rounds"); do
   echo "== round $round: previous release ($prev_rev)"
   run_server "$old_bin" "r$round-old"
   echo "== round $round: this checkout ($(git rev-parse --short HEAD))"
-  run_server "$new_bin" "r$round-new"
+  run_server "$new_bin" "r$round-new" --config "$out/no-cache.json"
 done
 
 python3 - "$out" "$rounds" "$prev_rev" <<'PY'
