@@ -49,7 +49,7 @@ let package = Package(
         // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
         .target(name: "Evaluation"),
         // The search pipeline: tokenize, encode, retrieve, fetch, rerank, merge; one model run at a time.
-        .target(name: "Cascade", dependencies: ["Tokenization", "Transformer", "VectorStore"]),
+        .target(name: "Cascade", dependencies: ["Compute", "Tokenization", "Transformer", "VectorStore"]),
         // Corpus files into a store: resumable, batched by length, bad lines reported by number.
         .target(name: "Indexing", dependencies: ["Cascade", "Tokenization", "Transformer", "VectorStore"]),
         // The gRPC API generated from Proto/ (scripts/generate-proto.sh): messages, clients, service protocols.

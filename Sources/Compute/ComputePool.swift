@@ -23,6 +23,7 @@ public final class ComputePool: @unchecked Sendable {
     public var threads: Int { width.load(ordering: .relaxed) }
 
     private let width: Atomic<Int>
+    private let nice = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
     /// The current loop's generation in the high bits and its worker count in the low byte, so a
     /// worker reads both in one load and never mistakes one loop's count for another's.
@@ -63,6 +64,12 @@ public final class ComputePool: @unchecked Sendable {
     /// Sets how many threads (the caller included) a loop uses; at least 1.
     public func setThreads(_ count: Int) {
         width.store(max(1, min(count, 255)), ordering: .relaxed)
+    }
+
+    /// Sets the nice value of the pool's worker threads (each takes it at its next loop); the
+    /// thread that calls `run` sets its own with `lowerCurrentThreadPriority`.
+    public func setWorkerNice(_ value: Int) {
+        nice.store(value, ordering: .relaxed)
     }
 
     /// Runs `body(task, slot)` for every task in `0..<count` and returns when all have run. `slot`
@@ -133,8 +140,13 @@ public final class ComputePool: @unchecked Sendable {
 
     private func work(_ worker: Worker, after generation: Int) -> Never {
         var seen = generation
+        var niceness = 0
         while true {
             let current = waitForLoop(after: seen, worker)
+            if nice.load(ordering: .relaxed) != niceness {
+                niceness = nice.load(ordering: .relaxed)
+                lowerCurrentThreadPriority(to: niceness)
+            }
             seen = current >> 8
             guard worker.slot <= current & 0xFF else { continue }
             claimTasks(slot: worker.slot)
@@ -173,6 +185,17 @@ public final class ComputePool: @unchecked Sendable {
 /// run one job at a time (as `ModelQueue` does): a second concurrent job gets no parallelism.
 public func setComputeThreads(_ count: Int) {
     ComputePool.shared.setThreads(count)
+}
+
+/// Sets the calling thread's nice value (Linux keeps one per thread). A server runs its model
+/// threads a little below its network threads, so that a refusal or a short request is answered
+/// while a long forward pass holds the cores.
+public func lowerCurrentThreadPriority(to nice: Int) {
+    #if os(Linux)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Int32(nice))
+    #else
+        _ = setpriority(PRIO_PROCESS, 0, Int32(nice))
+    #endif
 }
 
 /// The OpenBLAS kernel family in use (e.g. "Haswell", "Zen", "SkylakeX"), for benchmark reports.

@@ -164,8 +164,11 @@ struct BertEncoder: Sendable {
         layers = try (0..<c.numLayers).map { try BertLayer(w, "encoder.layer.\($0)", c) }
     }
 
-    func forward(_ s: Scratch, clsOnly: Bool) {
-        for (i, layer) in layers.enumerated() { layer.forward(s, clsOnly: clsOnly && i == layers.count - 1) }
+    func forward(_ s: Scratch, clsOnly: Bool, betweenLayers: () -> Void) {
+        for (i, layer) in layers.enumerated() {
+            if i > 0 { betweenLayers() }
+            layer.forward(s, clsOnly: clsOnly && i == layers.count - 1)
+        }
     }
 }
 
@@ -199,10 +202,10 @@ struct BertModel: TransformerBackbone {
         encoder = try BertEncoder(w, c)
     }
 
-    func forward(_ tokens: PackedTokens, clsOnly: Bool) -> Scratch {
+    func forward(_ tokens: PackedTokens, clsOnly: Bool, betweenLayers: () -> Void) -> Scratch {
         let s = Scratch(tokens: tokens, config: config)
         embeddings.forward(s)
-        encoder.forward(s, clsOnly: clsOnly)
+        encoder.forward(s, clsOnly: clsOnly, betweenLayers: betweenLayers)
         return s
     }
 }
@@ -211,7 +214,15 @@ struct BertModel: TransformerBackbone {
 protocol TransformerBackbone: Sendable {
     var config: EncoderConfig { get }
     /// The last hidden states; with `clsOnly` only the `[CLS]` rows, which saves most of the last layer.
-    func forward(_ tokens: PackedTokens, clsOnly: Bool) -> Scratch
+    /// `betweenLayers` runs on the calling thread between two layers: a scheduler runs short work
+    /// of other callers there, so they need not wait for the whole of a long pass.
+    func forward(_ tokens: PackedTokens, clsOnly: Bool, betweenLayers: () -> Void) -> Scratch
+}
+
+extension TransformerBackbone {
+    func forward(_ tokens: PackedTokens, clsOnly: Bool) -> Scratch {
+        forward(tokens, clsOnly: clsOnly, betweenLayers: {})
+    }
 }
 
 /// Reads `config.json` and the weights in `directory` and builds the backbone its family names.

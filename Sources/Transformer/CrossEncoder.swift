@@ -76,11 +76,15 @@ public final class CrossEncoder: Sendable {
         backbone.config.family == .bert ? "BertForSequenceClassification" : "DistilBertForSequenceClassification"
     }
 
-    /// One logit per row.
-    public func score(_ batch: TokenBatch) throws -> [Float] {
+    /// Transformer layers: a forward pass can pause between any two (`betweenLayers`).
+    public var layers: Int { backbone.config.numLayers }
+
+    /// One logit per row. `betweenLayers` runs on this thread between two layers (see
+    /// `TransformerBackbone.forward`).
+    public func score(_ batch: TokenBatch, betweenLayers: () -> Void = {}) throws -> [Float] {
         let tokens = try PackedTokens(batch, config: backbone.config)
         guard tokens.count > 0 else { return [] }
-        let s = backbone.forward(tokens, clsOnly: true)
+        let s = backbone.forward(tokens, clsOnly: true, betweenLayers: betweenLayers)
         return (0..<tokens.count).map { logit(Array(UnsafeBufferPointer(start: s.row($0, 0), count: s.width))) }
     }
 

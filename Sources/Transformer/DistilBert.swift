@@ -92,8 +92,11 @@ struct DistilBertTransformer: Sendable {
         layers = try (0..<c.numLayers).map { try TransformerBlock(w, "transformer.layer.\($0)", c) }
     }
 
-    func forward(_ s: Scratch, clsOnly: Bool) {
-        for (i, layer) in layers.enumerated() { layer.forward(s, clsOnly: clsOnly && i == layers.count - 1) }
+    func forward(_ s: Scratch, clsOnly: Bool, betweenLayers: () -> Void) {
+        for (i, layer) in layers.enumerated() {
+            if i > 0 { betweenLayers() }
+            layer.forward(s, clsOnly: clsOnly && i == layers.count - 1)
+        }
     }
 }
 
@@ -108,10 +111,10 @@ struct DistilBertModel: TransformerBackbone {
         transformer = try DistilBertTransformer(w, c)
     }
 
-    func forward(_ tokens: PackedTokens, clsOnly: Bool) -> Scratch {
+    func forward(_ tokens: PackedTokens, clsOnly: Bool, betweenLayers: () -> Void) -> Scratch {
         let s = Scratch(tokens: tokens, config: config)
         embeddings.forward(s)
-        transformer.forward(s, clsOnly: clsOnly)
+        transformer.forward(s, clsOnly: clsOnly, betweenLayers: betweenLayers)
         return s
     }
 }

@@ -45,11 +45,15 @@ public final class SentenceEncoder: Sendable {
     public var architecture: String { backbone.config.family == .bert ? "BertModel" : "DistilBertModel" }
     var config: EncoderConfig { backbone.config }
 
-    /// One pooled vector per row of the batch.
-    public func embed(_ batch: TokenBatch) throws -> [[Float]] {
+    /// Transformer layers: a forward pass can pause between any two (`betweenLayers`).
+    public var layers: Int { backbone.config.numLayers }
+
+    /// One pooled vector per row of the batch. `betweenLayers` runs on this thread between two
+    /// layers (see `TransformerBackbone.forward`).
+    public func embed(_ batch: TokenBatch, betweenLayers: () -> Void = {}) throws -> [[Float]] {
         let tokens = try PackedTokens(batch, config: backbone.config)
         guard tokens.count > 0 else { return [] }
-        let s = backbone.forward(tokens, clsOnly: pooling.mode == .cls)
+        let s = backbone.forward(tokens, clsOnly: pooling.mode == .cls, betweenLayers: betweenLayers)
         return (0..<tokens.count).map { pooling.pool(s, sequence: $0) }
     }
 

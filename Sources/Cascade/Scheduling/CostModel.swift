@@ -41,6 +41,41 @@ struct CostModel: Sendable {
     }
 }
 
+/// How much longer admitted requests took than admission estimated, and so how much longer than
+/// its estimate admission plans a new request to take.
+///
+/// Estimates miss on the slow side for reasons the per-token cost model does not see: query
+/// encodes of requests admitted later run first, refusals and network work take the same cores,
+/// the machine slows down. Planning with a fixed margin left some admitted calls past their
+/// deadlines in a flood; this margin is the 90th percentile of the recent ratios instead (never
+/// below 1.25, never above 4), so admission keeps its promise while the machine is as it was.
+struct Overruns: Sendable {
+    private var ratios: [Double] = []
+    private var next = 0
+    private(set) var headroom = Self.floor
+
+    static let floor = 1.25
+    static let ceiling = 4.0
+    static let window = 64
+    /// Cheap requests' time is mostly fixed overhead (a few milliseconds of RPC and tokenizing),
+    /// which a ratio would blow up: only estimates above this teach the margin.
+    static let minimumEstimate = 0.05
+
+    mutating func observe(estimate: Double, took: Double) {
+        guard estimate >= Self.minimumEstimate else { return }
+        let ratio = took / estimate
+        if ratios.count < Self.window {
+            ratios.append(ratio)
+        } else {
+            ratios[next] = ratio
+            next = (next + 1) % Self.window
+        }
+        let sorted = ratios.sorted()
+        let p90 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.9))]
+        headroom = Swift.min(Self.ceiling, Swift.max(Self.floor, p90))
+    }
+}
+
 /// The three kinds of model work, in the order they are served when they wait together.
 public enum WorkClass: String, Sendable, CaseIterable {
     /// A search's query encode and vector-store scan: short, and first in every search.

@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 import Synchronization
 import Tokenization
@@ -16,8 +17,8 @@ import VectorStore
 ///   batch (then one scan for all of them); rerank pairs and bulk texts of several requests fill
 ///   batches up to a token budget.
 /// - **Classes.** Query encodes before rerank batches before bulk encodes, with aging so that
-///   nothing starves. Rerank batches are small (`rerankBatchTokens`), so a retrieval-only search
-///   waits for at most one of them.
+///   nothing starves. Waiting query encodes also run between two layers of a rerank or bulk
+///   pass, so a retrieval-only search waits for at most one layer of one.
 /// - **Deadlines.** Work whose deadline passes while it waits is dropped without running, and a
 ///   cancelled caller's work is dropped at once.
 ///
@@ -44,8 +45,12 @@ public final class ModelScheduler: Sendable {
         self.retriever = retriever
         self.reranker = reranker
         self.store = store
-        core = Core(cost: try Self.calibrate(retriever: retriever, reranker: reranker, store: store))
+        core = Core(
+            cost: try Self.calibrate(retriever: retriever, reranker: reranker, store: store),
+            longPassLayers: min(retriever.encoder.layers, reranker?.encoder.layers ?? .max))
+        ComputePool.shared.setWorkerNice(Self.modelNice)
         let thread = Thread { [core, retriever, reranker, store, settings] in
+            lowerCurrentThreadPriority(to: Self.modelNice)
             core.work(Runner(retriever: retriever, reranker: reranker, store: store, settings: settings))
         }
         thread.name = "cascade.scheduler"
@@ -115,7 +120,7 @@ public final class ModelScheduler: Sendable {
             }
             if let deadline {
                 let left = Self.seconds(now.duration(to: deadline))
-                let estimate = (ahead + own) * Self.headroom
+                let estimate = (ahead + own) * state.overruns.headroom
                 if estimate > left {
                     return .failure(
                         .overloaded(
@@ -130,7 +135,8 @@ public final class ModelScheduler: Sendable {
                 }
             }
             state.sequence += 1
-            let admission = Admission(sequence: state.sequence, deadline: deadline, admitted: now, cost: cost)
+            let admission = Admission(
+                sequence: state.sequence, deadline: deadline, admitted: now, cost: cost, estimate: ahead + own)
             state.live[admission.sequence] = admission
             state.backlog += cost
             return .success(admission)
@@ -153,14 +159,18 @@ public final class ModelScheduler: Sendable {
         }
     }
 
-    /// Admits, runs `body`, and finishes the admission however `body` ends.
+    /// Admits, runs `body`, and finishes the admission however `body` ends. A request that
+    /// completes teaches admission how far its estimate was from the truth.
     public func withAdmission<T>(
         _ cost: WorkCost, deadline: ContinuousClock.Instant?, bulk: Bool = false,
         _ body: (Admission) async throws -> T
     ) async throws -> T {
         let admission = try admit(cost, deadline: deadline, bulk: bulk)
         defer { finish(admission) }
-        return try await body(admission)
+        let result = try await body(admission)
+        let took = Self.seconds(admission.admitted.duration(to: .now))
+        core.state.withLock { $0.overruns.observe(estimate: admission.estimate, took: took) }
+        return result
     }
 
     /// Seconds per token of the cross-encoder, and the estimated seconds of rerank work that will
@@ -187,9 +197,10 @@ public final class ModelScheduler: Sendable {
     // A refusal's retry-after is never shorter than the request's own work: a slot frees up about
     // that often, and callers retrying sooner would only spend the cores on refusals.
 
-    /// Estimates within 20% of the truth at the median still miss deadlines on the slow side:
-    /// admission plans for 1.25x the estimate.
-    static let headroom = 1.25
+    /// The nice value of the threads running model work. Under a flood, refusals are answered on
+    /// the network threads while a forward pass holds both cores; below them, model work yields
+    /// those few milliseconds instead of making every refusal wait for a time slice.
+    static let modelNice = 5
 
     static func ms(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
 
@@ -313,14 +324,20 @@ public final class Admission: @unchecked Sendable {
     let sequence: UInt64
     public let deadline: ContinuousClock.Instant?
     public let admitted: ContinuousClock.Instant
+    /// Seconds to completion that admission estimated.
+    let estimate: Double
     /// Guarded by the scheduler's lock, as is everything mutable here.
     var remaining: WorkCost
 
-    init(sequence: UInt64, deadline: ContinuousClock.Instant?, admitted: ContinuousClock.Instant, cost: WorkCost) {
+    init(
+        sequence: UInt64, deadline: ContinuousClock.Instant?, admitted: ContinuousClock.Instant, cost: WorkCost,
+        estimate: Double
+    ) {
         self.sequence = sequence
         self.deadline = deadline
         self.admitted = admitted
         self.remaining = cost
+        self.estimate = estimate
     }
 }
 

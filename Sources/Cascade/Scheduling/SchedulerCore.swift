@@ -100,7 +100,9 @@ struct Runner: Sendable {
         var retrieve: Duration = .zero
     }
 
-    func run(_ batch: Batch) throws -> Result {
+    /// `betweenLayers` runs between two layers of a rerank or bulk pass (query passes are short
+    /// and never pause).
+    func run(_ batch: Batch, betweenLayers: () -> Void) throws -> Result {
         var result = Result()
         let encodings = batch.encodings
         switch batch.work {
@@ -117,10 +119,12 @@ struct Runner: Sendable {
             result.retrieve = clock.duration(to: .now)
         case .rerank:
             guard let reranker else { throw CascadeError.failedPrecondition("this server has no reranker") }
-            result.scores = try reranker.encoder.score(reranker.tokenizer.batch(encodings))
+            result.scores = try reranker.encoder.score(
+                reranker.tokenizer.batch(encodings), betweenLayers: betweenLayers)
             result.encode = batch.started.duration(to: .now)
         case .bulk:
-            result.vectors = try retriever.encoder.embed(retriever.tokenizer.batch(encodings))
+            result.vectors = try retriever.encoder.embed(
+                retriever.tokenizer.batch(encodings), betweenLayers: betweenLayers)
             result.encode = batch.started.duration(to: .now)
         }
         return result
@@ -133,8 +137,8 @@ extension ModelScheduler {
         let wakeUp = DispatchSemaphore(value: 0)
         let observer = Mutex<(any SchedulerObserver)?>(nil)
 
-        init(cost: CostModel) {
-            state = Mutex(State(cost: cost))
+        init(cost: CostModel, longPassLayers: Int) {
+            state = Mutex(State(cost: cost, longPassLayers: longPassLayers))
         }
 
         private func observe(_ body: (any SchedulerObserver) -> Void) {
@@ -150,28 +154,53 @@ extension ModelScheduler {
                         if state.stopped { return (Batch?.none, expired, true) }
                         return (state.nextBatch(settings: runner.settings, now: .now), expired, false)
                     }
-                    for (work, continuation) in expired {
-                        observe { $0.expired(work) }
-                        continuation.resume(
-                            throwing: CascadeError.deadlineExceeded(
-                                "the deadline passed while the request waited for the model; its work was dropped"))
-                    }
+                    answer(expired: expired)
                     if stop { return }
                     guard let batch else { break }
-                    for part in batch.parts where part.range.lowerBound == 0 {
-                        let waited = part.job.submitted.duration(to: batch.started)
-                        observe { $0.waited(batch.work, waited) }
-                    }
-                    let outcome = Swift.Result { try runner.run(batch) }
-                    let duration = batch.started.duration(to: .now)
-                    let finished = state.withLock { $0.deliver(batch, outcome, duration: duration) }
-                    observe {
-                        $0.batchRan(
-                            batch.work, requests: Set(batch.parts.map(\.job.admission.sequence)).count,
-                            rows: batch.rows, tokens: batch.paddedTokens, duration: duration)
-                    }
-                    for (continuation, result) in finished { continuation.resume(with: result) }
+                    run(batch, runner)
                 }
+            }
+        }
+
+        /// Runs `batch` and answers the callers it finishes. Between two layers of a long (rerank
+        /// or bulk) pass, the query encodes waiting by then run as a batch of their own: a
+        /// retrieval-only search waits for one layer of a long pass, not all of it, while long
+        /// passes stay large enough to run at full speed.
+        private func run(_ batch: Batch, _ runner: Runner) {
+            for part in batch.parts where part.range.lowerBound == 0 {
+                let waited = part.job.submitted.duration(to: batch.started)
+                observe { $0.waited(batch.work, waited) }
+            }
+            var interleaved = Duration.zero
+            let outcome = Swift.Result {
+                try runner.run(batch) {
+                    let (queries, expired) = state.withLock { state in
+                        let expired = state.dropExpired(now: .now)
+                        return (state.batch(of: .query, settings: runner.settings, now: .now), expired)
+                    }
+                    answer(expired: expired)
+                    guard let queries else { return }
+                    run(queries, runner)
+                    interleaved += queries.started.duration(to: .now)
+                }
+            }
+            // The pass's own time, without the query batches run inside it.
+            let duration = batch.started.duration(to: .now) - interleaved
+            let finished = state.withLock { $0.deliver(batch, outcome, duration: duration) }
+            observe {
+                $0.batchRan(
+                    batch.work, requests: Set(batch.parts.map(\.job.admission.sequence)).count,
+                    rows: batch.rows, tokens: batch.paddedTokens, duration: duration)
+            }
+            for (continuation, result) in finished { continuation.resume(with: result) }
+        }
+
+        private func answer(expired: [(WorkClass, CheckedContinuation<JobOutput, any Error>)]) {
+            for (work, continuation) in expired {
+                observe { $0.expired(work) }
+                continuation.resume(
+                    throwing: CascadeError.deadlineExceeded(
+                        "the deadline passed while the request waited for the model; its work was dropped"))
             }
         }
     }
@@ -184,14 +213,20 @@ extension ModelScheduler {
         var backlog = WorkCost()
         var sequence: UInt64 = 0
         var stopped = false
+        var overruns = Overruns()
+        /// When each class last got a batch: what aging counts from.
+        var lastServed: [WorkClass: ContinuousClock.Instant] = [:]
+        /// The fewest layers of a rerank or bulk pass: queries wait at most one of them.
+        let longPassLayers: Int
 
-        init(cost: CostModel) {
+        init(cost: CostModel, longPassLayers: Int) {
             self.cost = cost
+            self.longPassLayers = max(1, longPassLayers)
         }
 
         /// The admitted work that will run before all of a new request's: every query encode
-        /// (they go first); the rerank work admitted before it if it reranks, else at most the
-        /// one long batch that may be running; and for bulk work, everything.
+        /// (they go first); the rerank work admitted before it if it reranks, else at most one
+        /// layer of the long pass that may be running; and for bulk work, everything.
         func secondsAhead(of cost: WorkCost, bulk: Bool, settings: SchedulerSettings) -> Double {
             if bulk { return self.cost.seconds(of: backlog) }
             var ahead = self.cost.seconds(of: WorkCost(encodeTokens: backlog.encodeTokens, scans: backlog.scans))
@@ -203,7 +238,7 @@ extension ModelScheduler {
                     rerankTokens: min(longBacklog.rerankTokens, settings.rerankBatchTokens),
                     bulkTokens: longBacklog.rerankTokens > 0
                         ? 0 : min(longBacklog.bulkTokens, settings.rerankBatchTokens))
-                ahead += self.cost.seconds(of: batch)
+                ahead += self.cost.seconds(of: batch) / Double(longPassLayers)
             }
             return ahead
         }
@@ -234,7 +269,8 @@ extension ModelScheduler {
             for work in WorkClass.allCases {
                 guard let list = jobs[work] else { continue }
                 let (keep, drop) = list.reduce(into: ([Job](), [Job]())) { split, job in
-                    if let deadline = job.admission.deadline, deadline <= now {
+                    // A job in the running pass (queries run between its layers) is answered when it ends.
+                    if !job.running, let deadline = job.admission.deadline, deadline <= now {
                         split.1.append(job)
                     } else {
                         split.0.append(job)
@@ -246,17 +282,28 @@ extension ModelScheduler {
             return expired
         }
 
-        /// The class whose oldest waiting work ranks highest once aged, and as much of its work
-        /// as fits the class's token budget, oldest admission first.
+        /// The class that ranks highest once aged, and as much of its work as fits the class's
+        /// token budget, oldest admission first. A class ages while it has work and gets no batch:
+        /// the time its own jobs wait behind each other does not count, or a long queue of rerank
+        /// work would outrank every fresh query encode.
         mutating func nextBatch(settings: SchedulerSettings, now: ContinuousClock.Instant) -> Batch? {
             let aging = Double(settings.agingMs) / 1000
             var best: (work: WorkClass, priority: Double)?
             for work in WorkClass.allCases {
-                guard let list = jobs[work], let oldest = list.map(\.readySince).min() else { continue }
-                let priority = work.basePriority + ModelScheduler.seconds(oldest.duration(to: now)) / aging
+                guard let list = jobs[work], var since = list.map(\.readySince).min() else { continue }
+                if let served = lastServed[work], served > since { since = served }
+                let priority = work.basePriority + ModelScheduler.seconds(since.duration(to: now)) / aging
                 if best == nil || priority > best!.priority { best = (work, priority) }
             }
-            guard let work = best?.work, let list = jobs[work] else { return nil }
+            guard let work = best?.work else { return nil }
+            return batch(of: work, settings: settings, now: now)
+        }
+
+        /// As much of `work`'s waiting jobs as fits its token budget, oldest admission first; nil
+        /// when none waits (or all that wait are in the pass running now).
+        mutating func batch(of work: WorkClass, settings: SchedulerSettings, now: ContinuousClock.Instant) -> Batch? {
+            guard let list = jobs[work]?.filter({ !$0.running }), !list.isEmpty else { return nil }
+            lastServed[work] = now
             // Rerank and bulk batches are kept short: a query that arrives waits for one of them.
             let budget = work == .query ? settings.maxBatchTokens : settings.rerankBatchTokens
             var parts: [BatchPart] = []
@@ -281,7 +328,7 @@ extension ModelScheduler {
                 }
                 if full { break fill }
             }
-            return Batch(work: work, parts: parts, started: now)
+            return parts.isEmpty ? nil : Batch(work: work, parts: parts, started: now)
         }
 
         /// Hands a batch's results to its jobs; returns the callers to answer (outside the lock).
