@@ -97,8 +97,8 @@ public struct SearchDefaults: Sendable, Equatable, Codable {
     public func validate(against limits: Limits, hasReranker: Bool) throws {
         let plan = SearchPlan(retrieveK: retrieveK, rerankK: rerankK, topN: topN)
         do {
-            try plan.validate(against: limits, hasReranker: hasReranker)
-        } catch let error as CascadeError {
+            try plan.check(against: limits, hasReranker: hasReranker)
+        } catch {
             throw CascadeError.configuration("defaults: \(error)")
         }
     }
