@@ -34,6 +34,10 @@ public struct SearchPlan: Sendable, Equatable {
             throw .invalidArgument(
                 field: "top_n", message: "top_n (\(topN)) must not exceed retrieve_k (\(retrieveK))")
         }
+        if let rerankBudget, rerankBudget < .zero {
+            throw .invalidArgument(
+                field: "rerank_budget_ms", message: "rerank_budget_ms must not be negative (got \(rerankBudget))")
+        }
         if rerankK > 0 && !hasReranker {
             throw .failedPrecondition(
                 "rerank_k is \(rerankK) but this server has no reranker; send rerank_k = 0 for retrieval only")

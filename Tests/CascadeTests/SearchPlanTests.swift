@@ -73,6 +73,14 @@ func message(_ body: () throws -> Void) -> String? {
         #expect(message { _ = try resolve(nil, nil, 2000) } == "top_n must be in 1...1000 (got 2000)")
     }
 
+    @Test func aNegativeRerankBudgetIsRefused() throws {
+        let rules = try MiniLMTokenizer.rules()
+        #expect(
+            message { _ = try SearchRequest(query: "chess", rerankBudget: .milliseconds(-5), rules: rules) }?
+                .hasPrefix("rerank_budget_ms must not be negative") == true)
+        #expect(try SearchRequest(query: "chess", rerankBudget: .zero, rules: rules).plan.rerankBudget == .zero)
+    }
+
     @Test func errorsCarryTheField() {
         do {
             _ = try resolve(20, 50, nil)
