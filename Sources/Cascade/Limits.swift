@@ -8,7 +8,7 @@ public struct Limits: Sendable, Equatable, Codable {
     public var maxQueryBytes = 4096
     /// UTF-8 bytes of one passage or text.
     public var maxTextBytes = 65536
-    /// UTF-8 bytes of one passage id (LMDB keys are at most 511 bytes).
+    /// UTF-8 bytes of one passage id in NFC, the form ids are stored in (LMDB keys are at most 511 bytes).
     public var maxIdBytes = 256
     public var maxRerankPassages = 256
     public var maxEmbedTexts = 256
@@ -97,8 +97,8 @@ public struct SearchDefaults: Sendable, Equatable, Codable {
     public func validate(against limits: Limits, hasReranker: Bool) throws {
         let plan = SearchPlan(retrieveK: retrieveK, rerankK: rerankK, topN: topN)
         do {
-            try plan.validate(against: limits, hasReranker: hasReranker)
-        } catch let error as CascadeError {
+            try plan.check(against: limits, hasReranker: hasReranker)
+        } catch {
             throw CascadeError.configuration("defaults: \(error)")
         }
     }

@@ -13,20 +13,6 @@ func sentenceTransformersMaxLength(in directory: URL) -> Int? {
     return object["max_seq_length"] as? Int
 }
 
-/// Runs `body` over batches of encodings with similar token counts, so a batch pads little, and
-/// returns one result per encoding in the original order.
-public func inLengthOrder<T>(
-    _ encodings: [Encoding], batchSize: Int, _ body: ([Encoding]) throws -> [T]
-) rethrows -> [T] {
-    let order = encodings.indices.sorted { encodings[$0].count < encodings[$1].count }
-    var results = [T?](repeating: nil, count: encodings.count)
-    for start in stride(from: 0, to: order.count, by: max(1, batchSize)) {
-        let rows = order[start..<min(start + max(1, batchSize), order.count)]
-        for (row, output) in zip(rows, try body(rows.map { encodings[$0] })) { results[row] = output }
-    }
-    return results.map { $0! }
-}
-
 /// Stage 1: a bi-encoder and its tokenizer.
 public struct Retriever: Sendable {
     /// The model folder's name, e.g. "all-MiniLM-L6-v2".

@@ -3,30 +3,19 @@ import VectorStore
 
 extension Pipeline {
     /// Retriever embeddings of `texts` (the vectors the store holds), in input order.
-    public func embed(_ texts: [String], deadline: ContinuousClock.Instant? = nil) async throws -> Embeddings {
+    public func embed(_ request: EmbedRequest, deadline: ContinuousClock.Instant? = nil) async throws -> Embeddings {
         let start = ContinuousClock.now
-        try checkCount("texts", texts.count, limit: limits.maxEmbedTexts, limitName: "max_embed_texts")
-        for (index, text) in texts.enumerated() { try checkText(text, field: "texts[\(index)]") }
         var trace = Trace()
-        let vectors = try await encode(texts, deadline: deadline, trace: &trace)
+        let vectors = try await encode(request.texts, deadline: deadline, trace: &trace)
         trace.total = start.duration(to: .now)
         return Embeddings(vectors: vectors, dimension: retriever.encoder.dimension, trace: trace)
     }
 
     /// Cross-encoder scores of the caller's passages against `query`, best first; `topN` 0: all.
-    public func rerank(
-        query: String, passages: [Passage], topN: Int = 0, deadline: ContinuousClock.Instant? = nil
-    ) async throws -> RerankResult {
+    public func rerank(_ request: RerankRequest, deadline: ContinuousClock.Instant? = nil) async throws -> RerankResult
+    {
         let start = ContinuousClock.now
-        guard reranker != nil else {
-            throw CascadeError.failedPrecondition("this server has no reranker; start it with one to use Rerank")
-        }
-        try validateQuery(query)
-        try checkCount("passages", passages.count, limit: limits.maxRerankPassages, limitName: "max_rerank_passages")
-        for (index, passage) in passages.enumerated() { try checkText(passage.text, field: "passages[\(index)].text") }
-        guard topN >= 0 else {
-            throw CascadeError.invalidArgument(field: "top_n", message: "top_n must not be negative (got \(topN))")
-        }
+        let (query, passages, topN) = (request.query, request.passages, request.topN)
         var trace = Trace()
         let pairs = try preparePairs(query: query, passages: passages, trace: &trace)
         let scored = try await scheduler.withAdmission(WorkCost(rerankTokens: pairs.tokens), deadline: deadline) {
@@ -49,20 +38,10 @@ extension Pipeline {
 
     /// Encodes the passages and writes them in one transaction: all or nothing. Existing ids get
     /// their text and vector replaced.
-    public func upsert(_ passages: [Passage], deadline: ContinuousClock.Instant? = nil) async throws -> WriteResult {
+    public func upsert(_ request: UpsertRequest, deadline: ContinuousClock.Instant? = nil) async throws -> WriteResult {
         let start = ContinuousClock.now
         try checkWritable("Upsert")
-        try checkCount("passages", passages.count, limit: limits.maxUpsertPassages, limitName: "max_upsert_passages")
-        var seen: [String: Int] = [:]
-        for (index, passage) in passages.enumerated() {
-            try checkId(passage.id, field: "passages[\(index)].id")
-            if let first = seen.updateValue(index, forKey: passage.id) {
-                throw CascadeError.invalidArgument(
-                    field: "passages[\(index)].id",
-                    message: "passages[\(index)].id \"\(passage.id)\" repeats passages[\(first)].id")
-            }
-            try checkText(passage.text, field: "passages[\(index)].text")
-        }
+        let passages = request.passages
         var trace = Trace()
         let vectors = try await encode(passages.map(\.text), deadline: deadline, trace: &trace)
         let store = self.store
@@ -77,18 +56,10 @@ extension Pipeline {
     }
 
     /// Deletes passages in one transaction; an unknown id (`CascadeError.unknownIds`) deletes nothing.
-    public func delete(ids: [String]) async throws -> WriteResult {
+    public func delete(_ request: DeleteRequest) async throws -> WriteResult {
         let start = ContinuousClock.now
         try checkWritable("Delete")
-        try checkCount("ids", ids.count, limit: limits.maxDeleteIds, limitName: "max_delete_ids")
-        var seen: [String: Int] = [:]
-        for (index, id) in ids.enumerated() {
-            try checkId(id, field: "ids[\(index)]")
-            if let first = seen.updateValue(index, forKey: id) {
-                throw CascadeError.invalidArgument(
-                    field: "ids[\(index)]", message: "ids[\(index)] \"\(id)\" repeats ids[\(first)]")
-            }
-        }
+        let ids = request.ids
         var trace = Trace()
         let store = self.store
         let done: WriteQueue.Completed<Int>
@@ -120,31 +91,6 @@ extension Pipeline {
             throw CascadeError.failedPrecondition(
                 "\(operation) refused: this server opened its index read-only (--read-only); "
                     + "send writes to the server that owns the index")
-        }
-    }
-
-    private func checkCount(_ field: String, _ count: Int, limit: Int, limitName: String) throws {
-        if count == 0 {
-            throw CascadeError.invalidArgument(field: field, message: "\(field) must not be empty")
-        }
-        if count > limit {
-            throw CascadeError.invalidArgument(
-                field: field, message: "\(field) has \(count) entries; the limit is \(limit) (\(limitName))")
-        }
-    }
-
-    private func checkText(_ text: String, field: String) throws {
-        try checkText(text, field: field, maxBytes: limits.maxTextBytes, limitName: "max_text_bytes")
-    }
-
-    private func checkId(_ id: String, field: String) throws {
-        if id.isEmpty {
-            throw CascadeError.invalidArgument(field: field, message: "\(field) must not be empty")
-        }
-        let bytes = id.utf8.count
-        if bytes > limits.maxIdBytes {
-            throw CascadeError.invalidArgument(
-                field: field, message: "\(field) is \(bytes) bytes; the limit is \(limits.maxIdBytes) (max_id_bytes)")
         }
     }
 }

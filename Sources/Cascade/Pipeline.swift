@@ -34,6 +34,8 @@ public final class Pipeline: Sendable {
     public let reranker: Reranker?
     public let configuration: PipelineConfiguration
     public let scheduler: ModelScheduler
+    /// What requests to this pipeline are checked against (build them with it).
+    public let rules: RequestRules
     let writes: WriteQueue
     let rerankCache: RerankCache
 
@@ -64,6 +66,9 @@ public final class Pipeline: Sendable {
         self.retriever = retriever
         self.reranker = reranker
         self.configuration = configuration
+        self.rules = RequestRules(
+            limits: configuration.limits, defaults: configuration.defaults, retrieverTokenizer: retriever.tokenizer,
+            rerankerTokenizer: reranker?.tokenizer)
         self.scheduler = try ModelScheduler(
             retriever: retriever, reranker: reranker, store: store, settings: configuration.scheduler,
             capacity: configuration.limits.queueCapacity)
@@ -110,13 +115,11 @@ public final class Pipeline: Sendable {
 
     /// Runs one search. `deadline` (the caller's, e.g. gRPC's) decides admission: a search that
     /// would not finish before it is refused before any model work.
-    public func search(
-        _ query: String, plan: SearchPlan, deadline: ContinuousClock.Instant? = nil
-    ) async throws -> SearchResult {
+    public func search(_ request: SearchRequest, deadline: ContinuousClock.Instant? = nil) async throws -> SearchResult
+    {
         let start = ContinuousClock.now
         var trace = Trace()
-        try validateQuery(query)
-        try plan.validate(against: limits, hasReranker: reranker != nil)
+        let (query, plan) = (request.query, request.plan)
 
         let encoding = trace.measure(.tokenize) { retriever.tokenizer.encode(query, maxLength: retriever.maxLength) }
         var price = WorkCost(encodeTokens: encoding.count, scans: 1)
@@ -283,21 +286,5 @@ public final class Pipeline: Sendable {
         }
         trace.encode = start.duration(to: .now) - trace.queue
         return vectors
-    }
-
-    func validateQuery(_ query: String, field: String = "query") throws {
-        try checkText(query, field: field, maxBytes: limits.maxQueryBytes, limitName: "max_query_bytes")
-    }
-
-    /// Refuses an empty (all-whitespace) or oversized text, naming the field and the limit.
-    func checkText(_ text: String, field: String, maxBytes: Int, limitName: String) throws {
-        if text.allSatisfy(\.isWhitespace) {
-            throw CascadeError.invalidArgument(field: field, message: "\(field) must not be empty")
-        }
-        let bytes = text.utf8.count
-        if bytes > maxBytes {
-            throw CascadeError.invalidArgument(
-                field: field, message: "\(field) is \(bytes) bytes; the limit is \(maxBytes) (\(limitName))")
-        }
     }
 }

@@ -19,50 +19,34 @@ public struct SearchPlan: Sendable, Equatable {
         self.rerankBudget = rerankBudget
     }
 
-    /// Builds a plan from what a caller set (nil: not set) and the server's defaults.
-    ///
-    /// Values the caller set are taken as they are and validated; defaults bend to fit them, so
-    /// `retrieve_k = 5` alone gives `rerank_k = min(default, 5)` and `top_n = min(default, 5)`
-    /// instead of an error about a value the caller never sent, and `top_n = 300` alone raises
-    /// the default `retrieve_k` to 300. Without a reranker the default `rerank_k` is 0.
-    public static func resolve(
-        retrieveK: Int?, rerankK: Int?, topN: Int?, includeText: Bool = false, rerankBudget: Duration? = nil,
-        defaults: SearchDefaults, limits: Limits, hasReranker: Bool
-    ) throws -> SearchPlan {
-        let retrieve =
-            retrieveK
-            ?? min(max(defaults.retrieveK, rerankK ?? 0, topN ?? 0), limits.maxRetrieveK)
-        let rerank = rerankK ?? (hasReranker ? min(defaults.rerankK, retrieve, limits.maxRerankK) : 0)
-        let top = topN ?? min(defaults.topN, max(retrieve, 1), limits.maxTopN)
-        let plan = SearchPlan(
-            retrieveK: retrieve, rerankK: rerank, topN: top, includeText: includeText, rerankBudget: rerankBudget)
-        try plan.validate(against: limits, hasReranker: hasReranker)
-        return plan
-    }
-
     /// Throws `CascadeError.invalidArgument` naming the field, or `.failedPrecondition` when
-    /// reranking is asked of a server without a reranker.
-    public func validate(against limits: Limits, hasReranker: Bool) throws {
+    /// reranking is asked of a server without a reranker. `SearchRequest` and the server's
+    /// defaults are checked with it.
+    func check(against limits: Limits, hasReranker: Bool) throws(CascadeError) {
         try Self.check("retrieve_k", retrieveK, in: 1...limits.maxRetrieveK)
         try Self.check("rerank_k", rerankK, in: 0...limits.maxRerankK)
         try Self.check("top_n", topN, in: 1...limits.maxTopN)
         if rerankK > retrieveK {
-            throw CascadeError.invalidArgument(
+            throw .invalidArgument(
                 field: "rerank_k", message: "rerank_k (\(rerankK)) must not exceed retrieve_k (\(retrieveK))")
         }
         if topN > retrieveK {
-            throw CascadeError.invalidArgument(
+            throw .invalidArgument(
                 field: "top_n", message: "top_n (\(topN)) must not exceed retrieve_k (\(retrieveK))")
         }
+        if let rerankBudget, rerankBudget < .zero {
+            throw .invalidArgument(
+                field: "rerank_budget_ms", message: "rerank_budget_ms must not be negative (got \(rerankBudget))")
+        }
         if rerankK > 0 && !hasReranker {
-            throw CascadeError.failedPrecondition(
+            throw .failedPrecondition(
                 "rerank_k is \(rerankK) but this server has no reranker; send rerank_k = 0 for retrieval only")
         }
     }
 
-    private static func check(_ field: String, _ value: Int, in range: ClosedRange<Int>) throws {
+    private static func check(_ field: String, _ value: Int, in range: ClosedRange<Int>) throws(CascadeError) {
         guard range.contains(value) else {
-            throw CascadeError.invalidArgument(
+            throw .invalidArgument(
                 field: field,
                 message: "\(field) must be in \(range.lowerBound)...\(range.upperBound) (got \(value))")
         }

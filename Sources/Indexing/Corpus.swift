@@ -1,4 +1,6 @@
+import Cascade
 import Foundation
+import Tokenization
 import VectorStore
 
 /// One line of a corpus file that could not become a passage.
@@ -46,7 +48,10 @@ public struct Corpus: Sendable {
         }
     }
 
-    public static func read(_ url: URL, format: CorpusFormat? = nil) throws -> Corpus {
+    /// Ids are held to the server's rule (`RequestRules.checkID`, at the default `max_id_bytes`, so
+    /// a Delete can name every passage) and kept in NFC; with a `tokenizer`, so are texts
+    /// (`RequestRules.checkText`: a text it reads no token from is a bad line).
+    public static func read(_ url: URL, format: CorpusFormat? = nil, tokenizer: BertTokenizer? = nil) throws -> Corpus {
         let data: Data
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
@@ -54,11 +59,13 @@ public struct Corpus: Sendable {
             throw ReadError.unreadable(url.path, (error as NSError).localizedDescription)
         }
         return data.withUnsafeBytes { raw in
-            parse(raw.bindMemory(to: UInt8.self), format: format, url: url)
+            parse(raw.bindMemory(to: UInt8.self), format: format, url: url, tokenizer: tokenizer)
         }
     }
 
-    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, format: CorpusFormat?, url: URL) -> Corpus {
+    static func parse(
+        _ bytes: UnsafeBufferPointer<UInt8>, format: CorpusFormat?, url: URL, tokenizer: BertTokenizer? = nil
+    ) -> Corpus {
         let firstByte = bytes.first { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n") }
         let format = format ?? CorpusFormat.guess(for: url, firstByte: firstByte)
         var records: [Record] = []
@@ -74,7 +81,7 @@ public struct Corpus: Sendable {
             let line = UnsafeBufferPointer(rebasing: bytes[start..<lineEnd])
             start = end + 1
             if line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }) { continue }
-            switch parseLine(line, format: format) {
+            switch parseLine(line, format: format, tokenizer: tokenizer) {
             case .success(let passage): records.append(Record(line: lineNumber, passage: passage))
             case .failure(let reason): problems.append(CorpusProblem(line: lineNumber, reason: reason.text))
             }
@@ -92,7 +99,9 @@ public struct Corpus: Sendable {
         var text: String
     }
 
-    static func parseLine(_ line: UnsafeBufferPointer<UInt8>, format: CorpusFormat) -> Result<Passage, LineError> {
+    static func parseLine(
+        _ line: UnsafeBufferPointer<UInt8>, format: CorpusFormat, tokenizer: BertTokenizer? = nil
+    ) -> Result<Passage, LineError> {
         guard let text = String(validating: line, as: UTF8.self) else {
             return .failure(LineError(text: "invalid UTF-8"))
         }
@@ -103,11 +112,11 @@ public struct Corpus: Sendable {
             }
             let id = String(text[..<tab]).trimmingCharacters(in: .whitespaces)
             let body = String(text[text.index(after: tab)...]).trimmingCharacters(in: .whitespaces)
-            return validated(id: id, text: body)
+            return validated(id: id, text: body, tokenizer: tokenizer)
         case .jsonl:
             do {
                 let record = try JSONDecoder().decode(JSONLine.self, from: Data(line))
-                return validated(id: record.id, text: record.text)
+                return validated(id: record.id, text: record.text, tokenizer: tokenizer)
             } catch let error as LineError {
                 return .failure(error)
             } catch DecodingError.typeMismatch {
@@ -143,11 +152,16 @@ public struct Corpus: Sendable {
         }
     }
 
-    static func validated(id: String, text: String) -> Result<Passage, LineError> {
-        if id.isEmpty { return .failure(LineError(text: "empty id")) }
-        if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            return .failure(LineError(text: "empty text for id \(id)"))
+    /// The most bytes an id may have: the server's default `max_id_bytes`.
+    static let maxIdBytes = Limits().maxIdBytes
+
+    static func validated(id: String, text: String, tokenizer: BertTokenizer?) -> Result<Passage, LineError> {
+        do {
+            let id = try RequestRules.checkID(id, field: "id", maxBytes: maxIdBytes)
+            try RequestRules.checkText(text, field: "text of id \(id)", tokenizer: tokenizer)
+            return .success(Passage(id: id, text: text))
+        } catch {
+            return .failure(LineError(text: error.description))
         }
-        return .success(Passage(id: id, text: text))
     }
 }

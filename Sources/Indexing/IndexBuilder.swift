@@ -60,12 +60,8 @@ public struct IndexBuilder: Sendable {
             state.alreadyPresent += slice.count - todo.count
             state.done += slice.count - todo.count
             let encodings = retriever.encode(todo.map(\.text))
-            let order = todo.indices.sorted { encodings[$0].count < encodings[$1].count }
-            var batchStart = 0
-            while batchStart < order.count {
+            try forEachLengthBatch(encodings, size: batchSize) { batch in
                 try Task.checkCancellation()
-                let batch = Array(order[batchStart..<min(batchStart + batchSize, order.count)])
-                batchStart += batch.count
                 let vectors = try retriever.encoder.embed(retriever.tokenizer.batch(batch.map { encodings[$0] }))
                 try store.upsert(zip(batch, vectors).map { (passage: todo[$0.0], vector: $0.1) })
                 state.indexed += batch.count

@@ -1,3 +1,4 @@
+import Cascade
 import Foundation
 import VectorStore
 
@@ -77,8 +78,12 @@ public struct ImportSource: Sendable {
             lineNumber += 1
             guard line.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\r") }) else { continue }
             do {
-                let record = try JSONDecoder().decode(VectorLine.self, from: line)
-                guard !record.id.isEmpty else { throw Corpus.LineError(text: "empty id") }
+                var record = try JSONDecoder().decode(VectorLine.self, from: line)
+                do {
+                    record.id = try RequestRules.checkID(record.id, field: "id", maxBytes: Corpus.maxIdBytes)
+                } catch {
+                    throw Corpus.LineError(text: error.description)
+                }
                 guard !record.vector.isEmpty else { throw Corpus.LineError(text: "empty \"vector\"") }
                 if let dimension, record.vector.count != dimension {
                     throw Corpus.LineError(

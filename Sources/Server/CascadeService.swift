@@ -31,14 +31,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
     ) async throws -> ServerResponse<Cascade_V1_SearchResponse> {
         let pipeline = self.pipeline
         return await handle("Search", request) { message, deadline in
-            let plan = try SearchPlan.resolve(
-                retrieveK: message.retrieveK == 0 ? nil : Int(message.retrieveK),
-                rerankK: message.hasRerankK ? Int(message.rerankK) : nil,
-                topN: message.topN == 0 ? nil : Int(message.topN),
-                includeText: message.includeText,
-                rerankBudget: message.hasRerankBudgetMs ? .milliseconds(Int64(message.rerankBudgetMs)) : nil,
-                defaults: pipeline.defaults, limits: pipeline.limits, hasReranker: pipeline.reranker != nil)
-            let result = try await pipeline.search(message.query, plan: plan, deadline: deadline)
+            let result = try await pipeline.search(SearchRequest(message, rules: pipeline.rules), deadline: deadline)
             return (Cascade_V1_SearchResponse(result), result.trace)
         }
     }
@@ -48,7 +41,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
     ) async throws -> ServerResponse<Cascade_V1_EmbedResponse> {
         let pipeline = self.pipeline
         return await handle("Embed", request) { message, deadline in
-            let result = try await pipeline.embed(message.texts, deadline: deadline)
+            let result = try await pipeline.embed(EmbedRequest(message, rules: pipeline.rules), deadline: deadline)
             let response = Cascade_V1_EmbedResponse.with {
                 $0.embeddings = result.vectors.map { vector in .with { $0.values = vector } }
                 $0.dimension = UInt32(result.dimension)
@@ -63,9 +56,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
     ) async throws -> ServerResponse<Cascade_V1_RerankResponse> {
         let pipeline = self.pipeline
         return await handle("Rerank", request) { message, deadline in
-            let result = try await pipeline.rerank(
-                query: message.query, passages: message.passages.map(Passage.init), topN: Int(message.topN),
-                deadline: deadline)
+            let result = try await pipeline.rerank(RerankRequest(message, rules: pipeline.rules), deadline: deadline)
             let response = Cascade_V1_RerankResponse.with {
                 $0.hits = result.hits.map { hit in
                     .with {
@@ -87,7 +78,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
     ) async throws -> ServerResponse<Cascade_V1_UpsertResponse> {
         let pipeline = self.pipeline
         return await handle("Upsert", request) { message, deadline in
-            let result = try await pipeline.upsert(message.passages.map(Passage.init), deadline: deadline)
+            let result = try await pipeline.upsert(UpsertRequest(message, rules: pipeline.rules), deadline: deadline)
             let response = Cascade_V1_UpsertResponse.with {
                 $0.upserted = UInt32(result.count)
                 $0.corpusSize = UInt64(result.corpusSize)
@@ -102,7 +93,7 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
     ) async throws -> ServerResponse<Cascade_V1_DeleteResponse> {
         let pipeline = self.pipeline
         return await handle("Delete", request) { message, _ in
-            let result = try await pipeline.delete(ids: message.ids)
+            let result = try await pipeline.delete(DeleteRequest(message, rules: pipeline.rules))
             let response = Cascade_V1_DeleteResponse.with {
                 $0.deleted = UInt32(result.count)
                 $0.corpusSize = UInt64(result.corpusSize)
@@ -216,8 +207,10 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
 /// Request ids and the caller's deadline, from call metadata.
 enum RequestID {
     static func from(_ metadata: Metadata) -> String {
+        // Only visible ASCII is taken as given: the id goes into log lines, where a newline or a
+        // terminal escape would forge or garble them.
         if let given = metadata[stringValues: "x-request-id"].first(where: { _ in true }),
-            !given.isEmpty, given.utf8.count <= 128
+            !given.isEmpty, given.utf8.count <= 128, given.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
         {
             return given
         }

@@ -5,14 +5,63 @@ import VectorStore
 extension Cascade_V1_Timing {
     init(_ trace: Trace) {
         self.init()
-        queueUs = trace.microseconds(.queue)
-        tokenizeUs = trace.microseconds(.tokenize)
-        encodeUs = trace.microseconds(.encode)
-        retrieveUs = trace.microseconds(.retrieve)
-        fetchUs = trace.microseconds(.fetch)
-        rerankUs = trace.microseconds(.rerank)
-        writeUs = trace.microseconds(.write)
-        totalUs = trace.microseconds(.total)
+        for stage in Stage.allCases { self[keyPath: Self.field(stage)] = trace.microseconds(stage) }
+    }
+
+    /// Microseconds spent in `stage`.
+    public subscript(stage: Stage) -> UInt64 { self[keyPath: Self.field(stage)] }
+
+    /// The message's field for each stage.
+    private static func field(_ stage: Stage) -> WritableKeyPath<Cascade_V1_Timing, UInt64> {
+        switch stage {
+        case .queue: return \.queueUs
+        case .tokenize: return \.tokenizeUs
+        case .encode: return \.encodeUs
+        case .retrieve: return \.retrieveUs
+        case .fetch: return \.fetchUs
+        case .rerank: return \.rerankUs
+        case .write: return \.writeUs
+        case .total: return \.totalUs
+        }
+    }
+}
+
+// Requests from their messages; every check is the request type's.
+
+extension SearchRequest {
+    /// retrieve_k and top_n are plain proto3 fields, whose 0 means "unset" (0 is never valid for
+    /// them); rerank_k (0 is retrieval only) and rerank_budget_ms have presence.
+    init(_ message: Cascade_V1_SearchRequest, rules: RequestRules) throws(CascadeError) {
+        try self.init(
+            query: message.query, retrieveK: message.retrieveK == 0 ? nil : Int(message.retrieveK),
+            rerankK: message.hasRerankK ? Int(message.rerankK) : nil,
+            topN: message.topN == 0 ? nil : Int(message.topN), includeText: message.includeText,
+            rerankBudget: message.hasRerankBudgetMs ? .milliseconds(Int64(message.rerankBudgetMs)) : nil, rules: rules)
+    }
+}
+
+extension RerankRequest {
+    init(_ message: Cascade_V1_RerankRequest, rules: RequestRules) throws(CascadeError) {
+        try self.init(
+            query: message.query, passages: message.passages.map(Passage.init), topN: Int(message.topN), rules: rules)
+    }
+}
+
+extension UpsertRequest {
+    init(_ message: Cascade_V1_UpsertRequest, rules: RequestRules) throws(CascadeError) {
+        try self.init(passages: message.passages.map(Passage.init), rules: rules)
+    }
+}
+
+extension DeleteRequest {
+    init(_ message: Cascade_V1_DeleteRequest, rules: RequestRules) throws(CascadeError) {
+        try self.init(ids: message.ids, rules: rules)
+    }
+}
+
+extension EmbedRequest {
+    init(_ message: Cascade_V1_EmbedRequest, rules: RequestRules) throws(CascadeError) {
+        try self.init(texts: message.texts, rules: rules)
     }
 }
 

@@ -150,11 +150,9 @@ public struct ServerConfig: Sendable, Equatable {
         }
     }
 
-    /// What the pipeline runs with. Without a reranker the default `rerank_k` is 0 (retrieval only).
+    /// What the pipeline runs with (which sets the default `rerank_k` to 0 without a reranker).
     public var pipelineConfiguration: PipelineConfiguration {
-        var defaults = self.defaults
-        if reranker == nil { defaults.rerankK = 0 }
-        return PipelineConfiguration(defaults: defaults, limits: limits, scheduler: scheduler)
+        PipelineConfiguration(defaults: defaults, limits: limits, scheduler: scheduler)
     }
 
     /// The API key, read from `apiKeyFile` when that is set.

@@ -82,6 +82,18 @@ public final class BertTokenizer: Sendable {
         return ids
     }
 
+    /// True when `ids(text)` is not empty: the text holds something this tokenizer reads, not
+    /// only whitespace, control and format characters (U+200B, U+FEFF, NUL) or, for a tokenizer
+    /// that strips accents, lone combining marks. An ASCII letter or digit always makes a token,
+    /// so most texts answer without being tokenized.
+    public func producesTokens(_ text: String) -> Bool {
+        let asciiAlphanumeric = text.utf8.contains { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+        }
+        if asciiAlphanumeric { return true }
+        return !ids(text).isEmpty
+    }
+
     /// [CLS] t [SEP], cut to `maxLength` (default: `self.maxLength`) tokens in all.
     public func encode(_ text: String, maxLength: Int? = nil) -> Encoding {
         var pieces = ids(text)

@@ -115,7 +115,10 @@ extension Transaction {
         try putMeta(dbs, Schema.MetaKey.nextSlot, integer: counters.nextSlot)
     }
 
+    /// The slot of `id`, compared in NFC as ids are stored.
     func slot(_ dbs: Databases, id: String) throws -> UInt32? {
+        let id = PassageID.nfc(id)
+        guard !id.isEmpty, id.utf8.count <= Schema.maxIdBytes else { return nil }
         guard let value = try withKey(id, { try get(dbs.ids, key: $0) }) else { return nil }
         guard value.count == 4 else { throw CorruptMeta(reason: "slot of id \"\(id)\" is malformed") }
         return value.loadUInt32()

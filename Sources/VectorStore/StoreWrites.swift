@@ -4,14 +4,21 @@ extension VectorStore {
     /// One write transaction: all or nothing. Replaces text and vector of existing ids; when an
     /// id appears twice in `items`, the later one wins. In a partitioned store each vector goes
     /// to the partition of its nearest centroid, moving an existing id when its new vector
-    /// belongs elsewhere.
+    /// belongs elsewhere. Ids obey `PassageID`'s rule and are stored in NFC.
     public func upsert(_ items: [(passage: Passage, vector: [Float])]) throws {
         guard !items.isEmpty else { return }
         var vectors = [[Float]]()
         vectors.reserveCapacity(items.count)
         var textBytes = 0
-        for item in items {
-            try validate(id: item.passage.id)
+        var items = items
+        for index in items.indices {
+            let id = items[index].passage.id
+            do {
+                items[index].passage.id = try PassageID.checked(id, maxBytes: Schema.maxIdBytes)
+            } catch {
+                throw StoreError.invalidId(id: id, reason: "id \(error)")
+            }
+            let item = items[index]
             vectors.append(try prepared(item.vector, id: item.passage.id))
             textBytes += item.passage.id.utf8.count + item.passage.text.utf8.count + 64
         }
@@ -64,7 +71,7 @@ extension VectorStore {
     /// One transaction; throws StoreError.unknownIds([...]) and deletes nothing if any id is absent.
     public func delete(ids: [String]) throws {
         var seen = Set<String>()
-        let unique = ids.filter { seen.insert($0).inserted }
+        let unique = ids.map(PassageID.nfc).filter { seen.insert($0).inserted }
         guard !unique.isEmpty else { return }
         try write(
             operation: "delete", estimatedBytes: min(unique.count, 64) * layout.blockBytes + unique.count * 128
@@ -89,15 +96,6 @@ extension VectorStore {
             }
             try edit.save()
             try allocator.save()
-        }
-    }
-
-    private func validate(id: String) throws {
-        guard !id.isEmpty else { throw StoreError.invalidId(id: id, reason: "ids must not be empty") }
-        let bytes = id.utf8.count
-        guard bytes <= Schema.maxIdBytes else {
-            throw StoreError.invalidId(
-                id: id, reason: "\(bytes) bytes of UTF-8; at most \(Schema.maxIdBytes) are allowed")
         }
     }
 

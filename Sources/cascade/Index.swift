@@ -49,7 +49,10 @@ struct IndexCommand: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let started = clock.now
-        let corpus = try Corpus.read(URL(fileURLWithPath: self.corpus), format: format)
+        // The retriever first: its tokenizer decides which texts hold anything to encode.
+        let retriever = try Retriever.load(directory: URL(fileURLWithPath: model), precision: precision)
+        printError("index: \(retriever.loadSummary)")
+        let corpus = try Corpus.read(URL(fileURLWithPath: self.corpus), format: format, tokenizer: retriever.tokenizer)
         for problem in corpus.problems.prefix(50) { printError("\(self.corpus): \(problem)") }
         if corpus.problems.count > 50 { printError("\(self.corpus): ... \(corpus.problems.count - 50) more bad lines") }
         if strict && !corpus.problems.isEmpty {
@@ -59,8 +62,6 @@ struct IndexCommand: ParsableCommand {
         if corpus.duplicateIds > 0 {
             printError("\(self.corpus): \(corpus.duplicateIds) repeated ids; the last line of each wins")
         }
-        let retriever = try Retriever.load(directory: URL(fileURLWithPath: model), precision: precision)
-        printError("index: \(retriever.loadSummary)")
         let vectorStore = try VectorStore.open(
             at: URL(fileURLWithPath: store), model: retriever.storeModel,
             options: newStoreOptions(codes: codes, partitions: partitions))

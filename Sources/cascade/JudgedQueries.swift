@@ -78,7 +78,7 @@ struct JudgedPass {
         _ queries: [Query], pipeline: Pipeline, plan: SearchPlan, tag: String, progress: (Int) -> Void = { _ in }
     ) async throws -> JudgedPass {
         try await run(queries, tag: tag, progress: progress) { text in
-            let result = try await pipeline.search(text, plan: plan)
+            let result = try await pipeline.search(SearchRequest(query: text, plan: plan, rules: pipeline.rules))
             return (result.hits.map(\.id), result.trace.total)
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cascade
 import CascadeAPI
 import Foundation
 import GRPCCore
@@ -193,12 +194,7 @@ struct QueryCommand: AsyncParsableCommand {
 
 /// The stages a call ran, in pipeline order, with `total` always included.
 private func timingStages(_ timing: Cascade_V1_Timing) -> [(String, UInt64)] {
-    let all: [(String, UInt64)] = [
-        ("queue", timing.queueUs), ("tokenize", timing.tokenizeUs), ("encode", timing.encodeUs),
-        ("retrieve", timing.retrieveUs), ("fetch", timing.fetchUs), ("rerank", timing.rerankUs),
-        ("write", timing.writeUs), ("total", timing.totalUs),
-    ]
-    return all.filter { $0.1 > 0 || $0.0 == "total" }
+    Stage.allCases.filter { timing[$0] > 0 || $0 == .total }.map { ($0.rawValue, timing[$0]) }
 }
 
 /// "queue 0.01 ms, tokenize 0.05 ms, ..., total 12.30 ms".

@@ -44,7 +44,7 @@ struct SearchCommand: AsyncParsableCommand {
             includeText: true)
         let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK, precision: precision, command: "search")
         defer { pipeline.shutdown() }
-        let result = try await pipeline.search(query, plan: plan)
+        let result = try await pipeline.search(SearchRequest(query: query, plan: plan, rules: pipeline.rules))
         if json {
             print(try searchJSON(query: query, result: result))
             return

@@ -1,24 +1,50 @@
+import Foundation
 import Testing
+import Tokenization
 
 @testable import Cascade
 
-@Suite struct SearchPlanTests {
-    let limits = Limits()
-    let defaults = SearchDefaults(retrieveK: 100, rerankK: 20, topN: 10)
-
-    func resolve(_ retrieveK: Int?, _ rerankK: Int?, _ topN: Int?, hasReranker: Bool = true) throws -> SearchPlan {
-        try SearchPlan.resolve(
-            retrieveK: retrieveK, rerankK: rerankK, topN: topN, defaults: defaults, limits: limits,
-            hasReranker: hasReranker)
+/// The all-MiniLM-L6-v2 tokenizer (env CASCADE_MINILM_DIR or .cache/models/all-MiniLM-L6-v2),
+/// loaded once: the text rule is what a real tokenizer reads.
+enum MiniLMTokenizer {
+    static let shared: Result<BertTokenizer, any Error> = Result {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let path =
+            ProcessInfo.processInfo.environment["CASCADE_MINILM_DIR"]
+            ?? root.appendingPathComponent(".cache/models/all-MiniLM-L6-v2").path
+        return try BertTokenizer(directory: URL(fileURLWithPath: path))
     }
 
-    func message(_ body: () throws -> Void) -> String? {
-        do {
-            try body()
-            return nil
-        } catch {
-            return "\(error)"
-        }
+    static func rules(
+        limits: Limits = Limits(), defaults: SearchDefaults = SearchDefaults(), hasReranker: Bool = true
+    ) throws -> RequestRules {
+        let tokenizer = try shared.get()
+        var defaults = defaults
+        if !hasReranker { defaults.rerankK = 0 }
+        return RequestRules(
+            limits: limits, defaults: defaults, retrieverTokenizer: tokenizer,
+            rerankerTokenizer: hasReranker ? tokenizer : nil)
+    }
+}
+
+/// The error message `body` throws, nil when it throws nothing.
+func message(_ body: () throws -> Void) -> String? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return "\(error)"
+    }
+}
+
+@Suite struct SearchPlanTests {
+    func resolve(_ retrieveK: Int?, _ rerankK: Int?, _ topN: Int?, hasReranker: Bool = true) throws -> SearchPlan {
+        try SearchRequest(
+            query: "chess engine", retrieveK: retrieveK, rerankK: rerankK, topN: topN,
+            rules: MiniLMTokenizer.rules(
+                defaults: SearchDefaults(retrieveK: 100, rerankK: 20, topN: 10), hasReranker: hasReranker)
+        ).plan
     }
 
     @Test func unsetFieldsTakeTheDefaults() throws {
@@ -45,6 +71,14 @@ import Testing
         #expect(message { _ = try resolve(20, 50, nil) } == "rerank_k (50) must not exceed retrieve_k (20)")
         #expect(message { _ = try resolve(20, nil, 30) } == "top_n (30) must not exceed retrieve_k (20)")
         #expect(message { _ = try resolve(nil, nil, 2000) } == "top_n must be in 1...1000 (got 2000)")
+    }
+
+    @Test func aNegativeRerankBudgetIsRefused() throws {
+        let rules = try MiniLMTokenizer.rules()
+        #expect(
+            message { _ = try SearchRequest(query: "chess", rerankBudget: .milliseconds(-5), rules: rules) }?
+                .hasPrefix("rerank_budget_ms must not be negative") == true)
+        #expect(try SearchRequest(query: "chess", rerankBudget: .zero, rules: rules).plan.rerankBudget == .zero)
     }
 
     @Test func errorsCarryTheField() {
@@ -77,7 +111,7 @@ import Testing
     @Test func defaultsThatBreakTheLimitsAreAConfigurationError() {
         let bad = SearchDefaults(retrieveK: 10, rerankK: 20, topN: 10)
         #expect(
-            message { try bad.validate(against: limits, hasReranker: true) }
+            message { try bad.validate(against: Limits(), hasReranker: true) }
                 == "defaults: rerank_k (20) must not exceed retrieve_k (10)")
     }
 

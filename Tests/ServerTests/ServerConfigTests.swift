@@ -113,13 +113,6 @@ import Testing
         #expect(message { try config.validate() }?.hasPrefix("log_level must be one of") == true)
     }
 
-    @Test func withoutARerankerTheDefaultRerankKIsZero() {
-        var config = ServerConfig()
-        #expect(config.pipelineConfiguration.defaults.rerankK == 0)
-        config.reranker = "ce"
-        #expect(config.pipelineConfiguration.defaults.rerankK == 20)
-    }
-
     @Test func apiKeyFileIsReadAndTrimmed() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-key-\(UUID().uuidString)")
         try "  s3cret\n".write(to: file, atomically: true, encoding: .utf8)

@@ -179,6 +179,21 @@ import Testing
                 == "vector store \(dir.store().path) has format version 3; this build reads up to version 2")
     }
 
+    /// Ids are stored in NFC and looked up in NFC: two spellings of "café" are one passage.
+    @Test func idsAreOneUnicodeNormalForm() throws {
+        let dir = try TempDir()
+        let store = try VectorStore.open(at: dir.store(), model: model(dimension: 2))
+        try store.upsert([(passage: Passage(id: "cafe\u{0301}", text: "one"), vector: [1, 0])])
+        try store.upsert([(passage: Passage(id: "caf\u{E9}", text: "two"), vector: [0, 1])])
+        #expect(store.count == 1)
+        let stored = try #require(try store.passage(id: "cafe\u{0301}"))
+        #expect(stored.text == "two" && stored.id.unicodeScalars.elementsEqual("caf\u{E9}".unicodeScalars))
+        #expect(
+            try store.search([0, 1], k: 1).map { Array($0.id.unicodeScalars) } == [Array("caf\u{E9}".unicodeScalars)])
+        try store.delete(ids: ["cafe\u{0301}", "caf\u{E9}"])
+        #expect(store.count == 0)
+    }
+
     @Test func badItemsAreRefusedBeforeWriting() throws {
         let dir = try TempDir()
         let store = try VectorStore.open(at: dir.store(), model: model(dimension: 2))
@@ -189,13 +204,17 @@ import Testing
         #expect(throws: StoreError.invalidVector(id: "inf", reason: "it contains NaN or infinite values")) {
             try store.upsert([good, (passage: Passage(id: "inf", text: ""), vector: [1, .infinity])])
         }
-        #expect(throws: StoreError.invalidId(id: "", reason: "ids must not be empty")) {
+        #expect(throws: StoreError.invalidId(id: "", reason: "id must not be empty")) {
             try store.upsert([(passage: Passage(id: "", text: ""), vector: [1, 2])])
         }
         let long = String(repeating: "é", count: 300)
-        #expect(throws: StoreError.invalidId(id: long, reason: "600 bytes of UTF-8; at most 511 are allowed")) {
+        #expect(throws: StoreError.invalidId(id: long, reason: "id is 600 bytes; the limit is 511")) {
             try store.upsert([(passage: Passage(id: long, text: ""), vector: [1, 2])])
         }
+        #expect(throws: StoreError.self) {
+            try store.upsert([(passage: Passage(id: "a\u{0}", text: ""), vector: [1, 2])])
+        }
+        #expect(throws: StoreError.self) { try store.upsert([(passage: Passage(id: " a", text: ""), vector: [1, 2])]) }
         #expect(store.count == 0)
         #expect(
             StoreError.dimensionMismatch(id: "bad", expected: 2, got: 3).description
