@@ -84,6 +84,43 @@ import Testing
         try await server.stop()
     }
 
+    @Test func aRetrievalOnlySearchRunsBetweenTheLayersOfALongRerank() async throws {
+        // One rerank pass for the whole call: without pausing between layers, the search would
+        // wait for all of it.
+        let server = try await RunningServer.start {
+            $0.metricsPort = 0
+            $0.scheduler.rerankBatchTokens = 1 << 20
+            $0.scheduler.maxQueueMs = 60_000
+        }
+        let passages = Array(try Fixtures.shared().passages.prefix(48)).map { passage in
+            Cascade_V1_Passage.with {
+                $0.id = passage.id
+                $0.text = passage.text
+            }
+        }
+        let (rerankEnded, searchEnded, search) = try await server.withClient { client in
+            async let rerank: ContinuousClock.Instant = {
+                _ = try await client.rerank(
+                    .with {
+                        $0.query = "a long rerank"; $0.passages = passages
+                    })
+                return ContinuousClock.now
+            }()
+            try await Task.sleep(for: .milliseconds(30))
+            let search = try await client.search(
+                .with {
+                    $0.query = "music player"; $0.retrieveK = 100; $0.rerankK = 0
+                })
+            let searchEnded = ContinuousClock.now
+            return (try await rerank, searchEnded, search)
+        }
+        #expect(searchEnded < rerankEnded, "the search waited for the whole rerank pass")
+        let metrics = try server.scrapeMetrics()
+        #expect(Self.metric(metrics, #"cascade_batch_requests_count{class="rerank"}"#) == 1)
+        #expect(search.hits.count == 10)
+        try await server.stop()
+    }
+
     @Test func aFloodIsRefusedBeforeModelWorkAndEveryAdmittedCallMeetsItsDeadline() async throws {
         let server = try await RunningServer.start { $0.metricsPort = 0 }
         // Deadlines in units of this machine's speed: about four searches' worth each.

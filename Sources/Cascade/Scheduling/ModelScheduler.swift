@@ -218,7 +218,7 @@ public final class ModelScheduler: Sendable {
     /// Cross-encoder logits of tokenized pairs, in input order (batched with other requests' pairs).
     public func score(_ pairs: [Encoding], for admission: Admission) async throws -> ScoredPairs {
         guard !pairs.isEmpty else { return ScoredPairs(scores: [], started: nil) }
-        let order = pairs.indices.sorted { pairs[$0].count < pairs[$1].count }
+        let order = lengthOrder(pairs)
         let tokens = pairs.reduce(0) { $0 + $1.count }
         core.state.withLock { state in
             // The price at admission was a guess made before the passages were known.
@@ -233,7 +233,7 @@ public final class ModelScheduler: Sendable {
     /// Bi-encoder embeddings of tokenized texts, in input order (Embed, Upsert).
     public func embed(_ texts: [Encoding], for admission: Admission) async throws -> EmbeddedTexts {
         guard !texts.isEmpty else { return EmbeddedTexts(vectors: [], started: nil) }
-        let order = texts.indices.sorted { texts[$0].count < texts[$1].count }
+        let order = lengthOrder(texts)
         let output = try await submit(
             Job(work: .bulk, admission: admission, encodings: order.map { texts[$0] }, positions: order, k: 0))
         return EmbeddedTexts(vectors: output.vectors, started: output.started)

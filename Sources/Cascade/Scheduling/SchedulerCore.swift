@@ -163,9 +163,9 @@ extension ModelScheduler {
         }
 
         /// Runs `batch` and answers the callers it finishes. Between two layers of a long (rerank
-        /// or bulk) pass, the query encodes waiting by then run as a batch of their own: a
-        /// retrieval-only search waits for one layer of a long pass, not all of it, while long
-        /// passes stay large enough to run at full speed.
+        /// or bulk) pass, the query encodes waiting by then run, batch after batch while more
+        /// arrive, for up to `agingMs` per pause: a retrieval-only search waits for one layer of a
+        /// long pass, not all of it, and a stream of queries cannot stall the pass for longer.
         private func run(_ batch: Batch, _ runner: Runner) {
             for part in batch.parts where part.range.lowerBound == 0 {
                 let waited = part.job.submitted.duration(to: batch.started)
@@ -174,14 +174,18 @@ extension ModelScheduler {
             var interleaved = Duration.zero
             let outcome = Swift.Result {
                 try runner.run(batch) {
-                    let (queries, expired) = state.withLock { state in
-                        let expired = state.dropExpired(now: .now)
-                        return (state.batch(of: .query, settings: runner.settings, now: .now), expired)
+                    let paused = ContinuousClock.now
+                    let limit = Duration.milliseconds(runner.settings.agingMs)
+                    while paused.duration(to: .now) < limit {
+                        let (queries, expired) = state.withLock { state in
+                            let expired = state.dropExpired(now: .now)
+                            return (state.batch(of: .query, settings: runner.settings, now: .now), expired)
+                        }
+                        answer(expired: expired)
+                        guard let queries else { break }
+                        run(queries, runner)
                     }
-                    answer(expired: expired)
-                    guard let queries else { return }
-                    run(queries, runner)
-                    interleaved += queries.started.duration(to: .now)
+                    interleaved += paused.duration(to: .now)
                 }
             }
             // The pass's own time, without the query batches run inside it.
