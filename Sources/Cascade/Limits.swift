@@ -1,3 +1,5 @@
+import VectorStore
+
 /// Hard bounds on one request. They keep one caller from taking the server (a rerank of 10,000
 /// passages is minutes of CPU) and keep messages well under gRPC's default 4 MiB.
 public struct Limits: Sendable, Equatable, Codable {
@@ -76,14 +78,21 @@ public struct SearchDefaults: Sendable, Equatable, Codable {
     public var retrieveK = 100
     public var rerankK = 20
     public var topN = 10
+    /// Candidates rescored exactly on a coded store (raised to retrieve_k when below it); nil:
+    /// 4 x retrieve_k.
+    public var rescoreK: Int?
+    /// Partitions probed on a partitioned store; nil: an eighth of them, at least 8.
+    public var nprobe: Int?
 
-    public init(retrieveK: Int = 100, rerankK: Int = 20, topN: Int = 10) {
+    public init(retrieveK: Int = 100, rerankK: Int = 20, topN: Int = 10, rescoreK: Int? = nil, nprobe: Int? = nil) {
         self.retrieveK = retrieveK
         self.rerankK = rerankK
         self.topN = topN
+        self.rescoreK = rescoreK
+        self.nprobe = nprobe
     }
 
-    private enum CodingKeys: String, CodingKey { case retrieveK, rerankK, topN }
+    private enum CodingKeys: String, CodingKey { case retrieveK, rerankK, topN, rescoreK, nprobe }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -91,11 +100,15 @@ public struct SearchDefaults: Sendable, Equatable, Codable {
         retrieveK = try c.decodeIfPresent(Int.self, forKey: .retrieveK) ?? retrieveK
         rerankK = try c.decodeIfPresent(Int.self, forKey: .rerankK) ?? rerankK
         topN = try c.decodeIfPresent(Int.self, forKey: .topN) ?? topN
+        rescoreK = try c.decodeIfPresent(Int.self, forKey: .rescoreK)
+        nprobe = try c.decodeIfPresent(Int.self, forKey: .nprobe)
     }
 
     /// The defaults must themselves be a valid plan (without a reranker, rerank_k must be 0).
     public func validate(against limits: Limits, hasReranker: Bool) throws {
-        let plan = SearchPlan(retrieveK: retrieveK, rerankK: rerankK, topN: topN)
+        let plan = SearchPlan(
+            retrieveK: retrieveK, rerankK: rerankK, topN: topN,
+            scan: SearchOptions(rescoreK: rescoreK.map { max($0, retrieveK) }, nprobe: nprobe))
         do {
             try plan.check(against: limits, hasReranker: hasReranker)
         } catch {

@@ -132,7 +132,8 @@ public final class Pipeline: Sendable {
             price.rerankTokens = Int(tokens.rounded(.up))
         }
         return try await scheduler.withAdmission(price, deadline: deadline) { admission in
-            let retrieved = try await scheduler.encodeQuery(encoding, k: plan.retrieveK, for: admission)
+            let retrieved = try await scheduler.encodeQuery(
+                encoding, k: plan.retrieveK, options: plan.scan, for: admission)
             trace.queue = admission.admitted.duration(to: retrieved.started)
             trace.encode = retrieved.encode
             trace.retrieve = retrieved.retrieve

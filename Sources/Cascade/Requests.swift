@@ -17,14 +17,16 @@ public struct SearchRequest: Sendable, Equatable {
     /// to 300. Without a reranker the default `rerankK` is 0.
     public init(
         query: String, retrieveK: Int? = nil, rerankK: Int? = nil, topN: Int? = nil, includeText: Bool = false,
-        rerankBudget: Duration? = nil, rules: RequestRules
+        rerankBudget: Duration? = nil, rescoreK: Int? = nil, nprobe: Int? = nil, rules: RequestRules
     ) throws(CascadeError) {
         let (limits, defaults) = (rules.limits, rules.defaults)
         let retrieve = retrieveK ?? min(max(defaults.retrieveK, rerankK ?? 0, topN ?? 0), limits.maxRetrieveK)
         let rerank = rerankK ?? min(defaults.rerankK, retrieve, limits.maxRerankK)
         let top = topN ?? min(defaults.topN, max(retrieve, 1), limits.maxTopN)
         let plan = SearchPlan(
-            retrieveK: retrieve, rerankK: rerank, topN: top, includeText: includeText, rerankBudget: rerankBudget)
+            retrieveK: retrieve, rerankK: rerank, topN: top, includeText: includeText, rerankBudget: rerankBudget,
+            scan: SearchOptions(
+                rescoreK: rescoreK ?? defaults.rescoreK.map { max($0, retrieve) }, nprobe: nprobe ?? defaults.nprobe))
         try self.init(query: query, plan: plan, rules: rules)
     }
 

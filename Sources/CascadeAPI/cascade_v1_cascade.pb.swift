@@ -130,12 +130,37 @@ public nonisolated struct Cascade_V1_SearchRequest: Sendable {
   /// Clears the value of `rerankBudgetMs`. Subsequent reads from it will return its default value.
   public mutating func clearRerankBudgetMs() {self._rerankBudgetMs = nil}
 
+  /// On a store with int8 or fp16 codes: how many candidates by code score are rescored exactly
+  /// from their full-precision vectors (at least retrieve_k). Unset: the server's default
+  /// (4 x retrieve_k unless configured). Ignored on an fp32 store.
+  public var rescoreK: UInt32 {
+    get {_rescoreK ?? 0}
+    set {_rescoreK = newValue}
+  }
+  /// Returns true if `rescoreK` has been explicitly set.
+  public var hasRescoreK: Bool {self._rescoreK != nil}
+  /// Clears the value of `rescoreK`. Subsequent reads from it will return its default value.
+  public mutating func clearRescoreK() {self._rescoreK = nil}
+
+  /// On a partitioned store: how many partitions are scanned (all of them: exact). Unset: the
+  /// server's default (an eighth of the partitions, at least 8, unless configured).
+  public var nprobe: UInt32 {
+    get {_nprobe ?? 0}
+    set {_nprobe = newValue}
+  }
+  /// Returns true if `nprobe` has been explicitly set.
+  public var hasNprobe: Bool {self._nprobe != nil}
+  /// Clears the value of `nprobe`. Subsequent reads from it will return its default value.
+  public mutating func clearNprobe() {self._nprobe = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _rerankK: UInt32? = nil
   fileprivate var _rerankBudgetMs: UInt32? = nil
+  fileprivate var _rescoreK: UInt32? = nil
+  fileprivate var _nprobe: UInt32? = nil
 }
 
 public nonisolated struct Cascade_V1_SearchHit: Sendable {
@@ -475,6 +500,11 @@ public nonisolated struct Cascade_V1_SearchDefaults: Sendable {
 
   public var topN: UInt32 = 0
 
+  /// 0: automatic (4 x retrieve_k; an eighth of the partitions, at least 8).
+  public var rescoreK: UInt32 = 0
+
+  public var nprobe: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -540,6 +570,9 @@ public nonisolated struct Cascade_V1_SchedulerSettings: Sendable {
 
   /// Bytes of cached rerank scores (0: no cache).
   public var rerankCacheBytes: UInt64 = 0
+
+  /// Nice value of the threads running model work (network threads run at 0).
+  public var modelNice: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -725,7 +758,7 @@ nonisolated extension Cascade_V1_Passage: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Cascade_V1_SearchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SearchRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}query\0\u{3}retrieve_k\0\u{3}rerank_k\0\u{3}top_n\0\u{3}include_text\0\u{3}rerank_budget_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}query\0\u{3}retrieve_k\0\u{3}rerank_k\0\u{3}top_n\0\u{3}include_text\0\u{3}rerank_budget_ms\0\u{3}rescore_k\0\u{1}nprobe\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -739,6 +772,8 @@ nonisolated extension Cascade_V1_SearchRequest: SwiftProtobuf.Message, SwiftProt
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.topN) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.includeText) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self._rerankBudgetMs) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self._rescoreK) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self._nprobe) }()
       default: break
       }
     }
@@ -767,6 +802,12 @@ nonisolated extension Cascade_V1_SearchRequest: SwiftProtobuf.Message, SwiftProt
     try { if let v = self._rerankBudgetMs {
       try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
     } }()
+    try { if let v = self._rescoreK {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._nprobe {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 8)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -777,6 +818,8 @@ nonisolated extension Cascade_V1_SearchRequest: SwiftProtobuf.Message, SwiftProt
     if lhs.topN != rhs.topN {return false}
     if lhs.includeText != rhs.includeText {return false}
     if lhs._rerankBudgetMs != rhs._rerankBudgetMs {return false}
+    if lhs._rescoreK != rhs._rescoreK {return false}
+    if lhs._nprobe != rhs._nprobe {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1412,7 +1455,7 @@ nonisolated extension Cascade_V1_CorpusInfo: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Cascade_V1_SearchDefaults: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SearchDefaults"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}retrieve_k\0\u{3}rerank_k\0\u{3}top_n\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}retrieve_k\0\u{3}rerank_k\0\u{3}top_n\0\u{3}rescore_k\0\u{1}nprobe\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1423,6 +1466,8 @@ nonisolated extension Cascade_V1_SearchDefaults: SwiftProtobuf.Message, SwiftPro
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.retrieveK) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.rerankK) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.topN) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.rescoreK) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.nprobe) }()
       default: break
       }
     }
@@ -1438,6 +1483,12 @@ nonisolated extension Cascade_V1_SearchDefaults: SwiftProtobuf.Message, SwiftPro
     if self.topN != 0 {
       try visitor.visitSingularUInt32Field(value: self.topN, fieldNumber: 3)
     }
+    if self.rescoreK != 0 {
+      try visitor.visitSingularUInt32Field(value: self.rescoreK, fieldNumber: 4)
+    }
+    if self.nprobe != 0 {
+      try visitor.visitSingularUInt32Field(value: self.nprobe, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1445,6 +1496,8 @@ nonisolated extension Cascade_V1_SearchDefaults: SwiftProtobuf.Message, SwiftPro
     if lhs.retrieveK != rhs.retrieveK {return false}
     if lhs.rerankK != rhs.rerankK {return false}
     if lhs.topN != rhs.topN {return false}
+    if lhs.rescoreK != rhs.rescoreK {return false}
+    if lhs.nprobe != rhs.nprobe {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1542,7 +1595,7 @@ nonisolated extension Cascade_V1_Limits: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Cascade_V1_SchedulerSettings: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SchedulerSettings"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_queue_ms\0\u{3}max_batch_tokens\0\u{3}rerank_batch_tokens\0\u{3}aging_ms\0\u{3}rerank_cache_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_queue_ms\0\u{3}max_batch_tokens\0\u{3}rerank_batch_tokens\0\u{3}aging_ms\0\u{3}rerank_cache_bytes\0\u{3}model_nice\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1555,6 +1608,7 @@ nonisolated extension Cascade_V1_SchedulerSettings: SwiftProtobuf.Message, Swift
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.rerankBatchTokens) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.agingMs) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.rerankCacheBytes) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.modelNice) }()
       default: break
       }
     }
@@ -1576,6 +1630,9 @@ nonisolated extension Cascade_V1_SchedulerSettings: SwiftProtobuf.Message, Swift
     if self.rerankCacheBytes != 0 {
       try visitor.visitSingularUInt64Field(value: self.rerankCacheBytes, fieldNumber: 5)
     }
+    if self.modelNice != 0 {
+      try visitor.visitSingularUInt32Field(value: self.modelNice, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1585,6 +1642,7 @@ nonisolated extension Cascade_V1_SchedulerSettings: SwiftProtobuf.Message, Swift
     if lhs.rerankBatchTokens != rhs.rerankBatchTokens {return false}
     if lhs.agingMs != rhs.agingMs {return false}
     if lhs.rerankCacheBytes != rhs.rerankCacheBytes {return false}
+    if lhs.modelNice != rhs.modelNice {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -30,13 +30,15 @@ extension Cascade_V1_Timing {
 
 extension SearchRequest {
     /// retrieve_k and top_n are plain proto3 fields, whose 0 means "unset" (0 is never valid for
-    /// them); rerank_k (0 is retrieval only) and rerank_budget_ms have presence.
+    /// them); rerank_k (0 is retrieval only), rerank_budget_ms, rescore_k and nprobe have presence.
     init(_ message: Cascade_V1_SearchRequest, rules: RequestRules) throws(CascadeError) {
         try self.init(
             query: message.query, retrieveK: message.retrieveK == 0 ? nil : Int(message.retrieveK),
             rerankK: message.hasRerankK ? Int(message.rerankK) : nil,
             topN: message.topN == 0 ? nil : Int(message.topN), includeText: message.includeText,
-            rerankBudget: message.hasRerankBudgetMs ? .milliseconds(Int64(message.rerankBudgetMs)) : nil, rules: rules)
+            rerankBudget: message.hasRerankBudgetMs ? .milliseconds(Int64(message.rerankBudgetMs)) : nil,
+            rescoreK: message.hasRescoreK ? Int(message.rescoreK) : nil,
+            nprobe: message.hasNprobe ? Int(message.nprobe) : nil, rules: rules)
     }
 }
 
@@ -115,6 +117,8 @@ extension Cascade_V1_InfoResponse {
             $0.retrieveK = UInt32(info.defaults.retrieveK)
             $0.rerankK = UInt32(info.defaults.rerankK)
             $0.topN = UInt32(info.defaults.topN)
+            $0.rescoreK = UInt32(info.defaults.rescoreK ?? 0)
+            $0.nprobe = UInt32(info.defaults.nprobe ?? 0)
         }
         let limits = info.limits
         self.limits = .with {
@@ -138,6 +142,7 @@ extension Cascade_V1_InfoResponse {
             $0.maxBatchTokens = UInt32(scheduler.maxBatchTokens)
             $0.rerankBatchTokens = UInt32(scheduler.rerankBatchTokens)
             $0.agingMs = UInt32(scheduler.agingMs)
+            $0.modelNice = UInt32(scheduler.modelNice)
             $0.rerankCacheBytes = UInt64(scheduler.rerankCacheBytes)
         }
         self.version = version

@@ -64,10 +64,12 @@ extension ServerConfig {
             config.tls = TLS(certificate: try tls.string("certificate") ?? "", key: try tls.string("key") ?? "")
         }
         if let defaults = try json.object("defaults") {
-            try defaults.refuseUnknownKeys(["retrieve_k", "rerank_k", "top_n"])
+            try defaults.refuseUnknownKeys(["retrieve_k", "rerank_k", "top_n", "rescore_k", "nprobe"])
             config.defaults.retrieveK = try defaults.int("retrieve_k") ?? config.defaults.retrieveK
             config.defaults.rerankK = try defaults.int("rerank_k") ?? config.defaults.rerankK
             config.defaults.topN = try defaults.int("top_n") ?? config.defaults.topN
+            config.defaults.rescoreK = try defaults.int("rescore_k") ?? config.defaults.rescoreK
+            config.defaults.nprobe = try defaults.int("nprobe") ?? config.defaults.nprobe
         }
         if let limits = try json.object("limits") {
             let fields: [(String, WritableKeyPath<Limits, Int>)] = [
@@ -87,7 +89,7 @@ extension ServerConfig {
             let fields: [(String, WritableKeyPath<SchedulerSettings, Int>)] = [
                 ("max_queue_ms", \.maxQueueMs), ("max_batch_tokens", \.maxBatchTokens),
                 ("rerank_batch_tokens", \.rerankBatchTokens), ("aging_ms", \.agingMs),
-                ("rerank_cache_bytes", \.rerankCacheBytes),
+                ("rerank_cache_bytes", \.rerankCacheBytes), ("model_nice", \.modelNice),
             ]
             try scheduler.refuseUnknownKeys(Set(fields.map(\.0)))
             for (key, path) in fields {

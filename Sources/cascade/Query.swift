@@ -35,6 +35,12 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: "Rerank only as many candidates as the server estimates fit in this many milliseconds.")
     var rerankBudgetMs: UInt32?
 
+    @Option(help: "On an int8/fp16-coded store: candidates rescored exactly (server default when unset).")
+    var rescoreK: UInt32?
+
+    @Option(help: "On a partitioned store: partitions scanned (server default when unset).")
+    var nprobe: UInt32?
+
     @Flag(help: "Connect with TLS (trusting the system roots, or --ca-cert).")
     var tls = false
 
@@ -82,6 +88,8 @@ struct QueryCommand: AsyncParsableCommand {
                         if let rerankK { $0.rerankK = rerankK }
                         if let topN { $0.topN = topN }
                         if let rerankBudgetMs { $0.rerankBudgetMs = rerankBudgetMs }
+                        if let rescoreK { $0.rescoreK = rescoreK }
+                        if let nprobe { $0.nprobe = nprobe }
                         $0.includeText = true
                     }
                     let response = try await cascade.search(request, metadata: metadata, options: options)
@@ -181,7 +189,7 @@ struct QueryCommand: AsyncParsableCommand {
             max_encode_tokens \(limits.maxEncodeTokens)
             scheduler: max_queue_ms \(info.scheduler.maxQueueMs), max_batch_tokens \(info.scheduler.maxBatchTokens), \
             rerank_batch_tokens \(info.scheduler.rerankBatchTokens), aging_ms \(info.scheduler.agingMs), \
-            rerank_cache_bytes \(info.scheduler.rerankCacheBytes)
+            rerank_cache_bytes \(info.scheduler.rerankCacheBytes), model_nice \(info.scheduler.modelNice)
             """
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cascade
 import Foundation
 import Transformer
+import VectorStore
 
 struct SearchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,6 +20,12 @@ struct SearchCommand: AsyncParsableCommand {
 
     @Option(help: "Candidates to rerank (default: k with --reranker, else 0).")
     var rerankK: Int?
+
+    @Option(help: "On an int8/fp16-coded store: candidates rescored exactly (default 4 x retrieve-k).")
+    var rescoreK: Int?
+
+    @Option(help: "On a partitioned store: partitions scanned (default an eighth, at least 8).")
+    var nprobe: Int?
 
     @Option(
         help:
@@ -41,7 +48,7 @@ struct SearchCommand: AsyncParsableCommand {
         let retrieveK = self.retrieveK ?? max(k, 100)
         let plan = SearchPlan(
             retrieveK: retrieveK, rerankK: min(rerankK ?? (pipeline.reranker == nil ? 0 : k), retrieveK), topN: k,
-            includeText: true)
+            includeText: true, scan: SearchOptions(rescoreK: rescoreK, nprobe: nprobe))
         let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK, precision: precision, command: "search")
         defer { pipeline.shutdown() }
         let result = try await pipeline.search(SearchRequest(query: query, plan: plan, rules: pipeline.rules))

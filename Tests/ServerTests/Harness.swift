@@ -114,13 +114,14 @@ final class RunningServer: Sendable {
     }
 
     /// `configure` adjusts the config (limits, key, TLS, metrics); `reranker: false` serves
-    /// retrieval only; `readOnly` opens the index copy read-only.
+    /// retrieval only; `readOnly` opens the index copy read-only; `index` serves that store
+    /// instead of a copy of the base index.
     static func start(
-        reranker: Bool = true, readOnly: Bool = false, logger: Logger? = nil,
+        reranker: Bool = true, readOnly: Bool = false, index: URL? = nil, logger: Logger? = nil,
         configure: (inout ServerConfig) -> Void = { _ in }
     ) async throws -> RunningServer {
         let shared = try Fixtures.shared()
-        let index = try Fixtures.indexCopy()
+        let index = try index ?? Fixtures.indexCopy()
         var config = ServerConfig()
         config.host = "127.0.0.1"
         config.port = 0

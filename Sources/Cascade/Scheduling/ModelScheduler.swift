@@ -48,9 +48,9 @@ public final class ModelScheduler: Sendable {
         core = Core(
             cost: try Self.calibrate(retriever: retriever, reranker: reranker, store: store),
             longPassLayers: min(retriever.encoder.layers, reranker?.encoder.layers ?? .max))
-        ComputePool.shared.setWorkerNice(Self.modelNice)
+        ComputePool.shared.setWorkerNice(settings.modelNice)
         let thread = Thread { [core, retriever, reranker, store, settings] in
-            lowerCurrentThreadPriority(to: Self.modelNice)
+            lowerCurrentThreadPriority(to: settings.modelNice)
             core.work(Runner(retriever: retriever, reranker: reranker, store: store, settings: settings))
         }
         thread.name = "cascade.scheduler"
@@ -197,19 +197,20 @@ public final class ModelScheduler: Sendable {
     // A refusal's retry-after is never shorter than the request's own work: a slot frees up about
     // that often, and callers retrying sooner would only spend the cores on refusals.
 
-    /// The nice value of the threads running model work. Under a flood, refusals are answered on
-    /// the network threads while a forward pass holds both cores; below them, model work yields
-    /// those few milliseconds instead of making every refusal wait for a time slice.
-    static let modelNice = 5
-
     static func ms(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
 
     // MARK: Work
 
     /// Encodes one query and scans the store for its best `k` (with other callers' queries).
-    public func encodeQuery(_ encoding: Encoding, k: Int, for admission: Admission) async throws -> QueryOutcome {
+    public func encodeQuery(
+        _ encoding: Encoding, k: Int, options: SearchOptions = SearchOptions(), for admission: Admission
+    ) async throws -> QueryOutcome {
+        // The store rescores max(k, rescoreK ?? 4k) candidates of a coded store: pinned here, so
+        // that a scan at the batch's largest k rescores what this query would alone.
+        var options = options
+        options.rescoreK = store.codes == .fp32 ? nil : max(k, options.rescoreK ?? 4 * k)
         let output = try await submit(
-            Job(work: .query, admission: admission, encodings: [encoding], positions: [0], k: k))
+            Job(work: .query, admission: admission, encodings: [encoding], positions: [0], k: k, options: options))
         return QueryOutcome(
             vector: output.vectors[0], hits: output.hits, started: output.started, encode: output.encode,
             retrieve: output.retrieve)

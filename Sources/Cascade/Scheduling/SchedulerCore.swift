@@ -13,8 +13,10 @@ final class Job: @unchecked Sendable {
     let encodings: [Encoding]
     /// `encodings[i]` answers the caller's input `positions[i]`.
     let positions: [Int]
-    /// Query jobs: hits wanted.
+    /// Query jobs: hits wanted, and how the store scans (queries share a scan only when these
+    /// are equal, so each gets what it would alone).
     let k: Int
+    let options: SearchOptions
     let submitted = ContinuousClock.now
     /// Since when the job has waited without service: what aging counts.
     var readySince = ContinuousClock.now
@@ -24,12 +26,16 @@ final class Job: @unchecked Sendable {
     var continuation: CheckedContinuation<JobOutput, any Error>?
     var output: JobOutput
 
-    init(work: WorkClass, admission: Admission, encodings: [Encoding], positions: [Int], k: Int) {
+    init(
+        work: WorkClass, admission: Admission, encodings: [Encoding], positions: [Int], k: Int,
+        options: SearchOptions = SearchOptions()
+    ) {
         self.work = work
         self.admission = admission
         self.encodings = encodings
         self.positions = positions
         self.k = k
+        self.options = options
         output = JobOutput(
             scores: work == .rerank ? [Float](repeating: 0, count: encodings.count) : [],
             vectors: work == .rerank ? [] : [[Float]](repeating: [], count: encodings.count))
@@ -114,7 +120,7 @@ struct Runner: Sendable {
             // One scan at the largest k serves every query: ties break by id, so a shorter
             // list is a prefix of a longer one.
             let k = batch.parts.map(\.job.k).max() ?? 1
-            let hits = try store.search(result.vectors, k: k)
+            let hits = try store.search(result.vectors, k: k, options: batch.parts[0].job.options)
             result.hits = zip(hits, batch.parts).map { Array($0.prefix($1.job.k)) }
             result.retrieve = clock.duration(to: .now)
         case .rerank:
@@ -314,6 +320,7 @@ extension ModelScheduler {
             var rows = 0
             var longest = 0
             fill: for job in list {
+                if work == .query && job.options != list[0].options { continue }
                 var end = job.next
                 var full = false
                 while end < job.encodings.count {

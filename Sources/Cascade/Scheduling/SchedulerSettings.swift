@@ -23,11 +23,16 @@ public struct SchedulerSettings: Sendable, Equatable, Codable {
     public var agingMs = 200
     /// Bytes of cached rerank scores; 0 turns the cache off.
     public var rerankCacheBytes = 64 << 20
+    /// The nice value (0-19) of the threads running model work. Under a flood, refusals and
+    /// short requests are answered on the network threads while a forward pass holds every core:
+    /// below them, model work yields those few milliseconds instead of making each refusal wait
+    /// for a time slice.
+    public var modelNice = 10
 
     public init() {}
 
     private enum CodingKeys: String, CodingKey {
-        case maxQueueMs, maxBatchTokens, rerankBatchTokens, agingMs, rerankCacheBytes
+        case maxQueueMs, maxBatchTokens, rerankBatchTokens, agingMs, rerankCacheBytes, modelNice
     }
 
     /// Missing keys keep their defaults.
@@ -39,6 +44,7 @@ public struct SchedulerSettings: Sendable, Equatable, Codable {
         rerankBatchTokens = try c.decodeIfPresent(Int.self, forKey: .rerankBatchTokens) ?? rerankBatchTokens
         agingMs = try c.decodeIfPresent(Int.self, forKey: .agingMs) ?? agingMs
         rerankCacheBytes = try c.decodeIfPresent(Int.self, forKey: .rerankCacheBytes) ?? rerankCacheBytes
+        modelNice = try c.decodeIfPresent(Int.self, forKey: .modelNice) ?? modelNice
     }
 
     public func validate(prefix: String = "scheduler") throws {
@@ -48,6 +54,9 @@ public struct SchedulerSettings: Sendable, Equatable, Codable {
         ]
         for (name, value) in positive where value < 1 {
             throw CascadeError.configuration("\(prefix).\(name) must be at least 1 (got \(value))")
+        }
+        if !(0...19).contains(modelNice) {
+            throw CascadeError.configuration("\(prefix).model_nice must be in 0...19 (got \(modelNice))")
         }
         if rerankCacheBytes < 0 {
             throw CascadeError.configuration(
