@@ -170,9 +170,9 @@ void cascade_q8_quantize_rows(int level, int rows, int depth, const float *x, in
 
 // ---- the GEMM
 
-// What a finished tile of sums becomes: raw int32 (tests) or the rescaled fp32 output. One
-// out-of-line function for every path, so the paths' fp32 results are identical too.
+// What a finished tile of sums becomes: raw int32 (tests) or the rescaled fp32 output.
 typedef struct {
+    int level;
     int32_t *acc;
     int ldacc;
     const float *xscales;
@@ -184,7 +184,32 @@ typedef struct {
     int ldy;
 } Output;
 
+// The rescale of whole groups of 8 columns with AVX2 (it was 8% of an int8 rerank in scalar code);
+// returns how many columns it wrote. Separate multiplies and adds, never FMA, in the scalar
+// formula's order: the same floats as `finish`'s loop, so every path gives identical outputs.
+__attribute__((target("avx2,fma"))) static int rescale_avx2(const Output *o, int i0, int j0, int mr, int ny,
+                                                            const int32_t *tile) {
+    int wide = ny & ~7;
+    for (int i = 0; i < mr; i++) {
+        const int32_t *t = tile + i * NR;
+        __m256 xs = _mm256_set1_ps(o->xscales[i0 + i]);
+        __m256i zero = _mm256_set1_epi32(o->zeros[i0 + i]);
+        float *y = o->y + (long)(i0 + i) * o->ldy + j0;
+        for (int j = 0; j < wide; j += 8) {
+            __m256i sums = _mm256_loadu_si256((const __m256i *)(o->sums + j0 + j));
+            __m256i s = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(t + j)), _mm256_mullo_epi32(zero, sums));
+            __m256 scale = _mm256_mul_ps(xs, _mm256_loadu_ps(o->wscales + j0 + j));
+            __m256 v = _mm256_add_ps(_mm256_loadu_ps(o->bias + j0 + j), _mm256_mul_ps(_mm256_cvtepi32_ps(s), scale));
+            _mm256_storeu_ps(y + j, v);
+        }
+    }
+    return wide;
+}
+
+// Out of line and compiled for the baseline CPU (no FMA to contract into), so the scalar columns
+// round alike on every path.
 __attribute__((noinline)) static void finish(const Output *o, int i0, int j0, int mr, int ny, const int32_t *tile) {
+    int done = !o->acc && o->level >= CASCADE_ISA_AVX2 ? rescale_avx2(o, i0, j0, mr, ny, tile) : 0;
     for (int i = 0; i < mr; i++) {
         const int32_t *t = tile + i * NR;
         if (o->acc) {
@@ -194,7 +219,7 @@ __attribute__((noinline)) static void finish(const Output *o, int i0, int j0, in
         float xs = o->xscales[i0 + i];
         int32_t zero = o->zeros[i0 + i];
         float *y = o->y + (long)(i0 + i) * o->ldy + j0;
-        for (int j = 0; j < ny; j++)
+        for (int j = done; j < ny; j++)
             y[j] = o->bias[j0 + j] + (float)(t[j] - zero * o->sums[j0 + j]) * (xs * o->wscales[j0 + j]);
     }
 }
@@ -327,14 +352,15 @@ static void gemm(int level, int rows, int columns, int depth, const uint8_t *xq,
 
 void cascade_q8_gemm_s32(int level, int rows, int columns, int depth, const uint8_t *xq, int ldq,
                          const int8_t *packed, int32_t *acc, int ldacc) {
-    Output o = {.acc = acc, .ldacc = ldacc};
+    Output o = {.level = level, .acc = acc, .ldacc = ldacc};
     gemm(level, rows, columns, depth, xq, ldq, packed, &o);
 }
 
 void cascade_q8_gemm_f32(int level, int rows, int columns, int depth, const uint8_t *xq, int ldq,
                          const float *xscales, const int32_t *zeros, const int8_t *packed, const float *wscales,
                          const int32_t *sums, const float *bias, float *y, int ldy) {
-    Output o = {.xscales = xscales, .zeros = zeros, .wscales = wscales, .sums = sums, .bias = bias, .y = y, .ldy = ldy};
+    Output o = {.level = level, .xscales = xscales, .zeros = zeros, .wscales = wscales,
+                .sums = sums,   .bias = bias,       .y = y,         .ldy = ldy};
     gemm(level, rows, columns, depth, xq, ldq, packed, &o);
 }
 
