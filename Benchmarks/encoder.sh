@@ -23,17 +23,18 @@ python=${CASCADE_REF_PYTHON:-/tmp/cascade-ref/bin/python}
 [ -f "$model/config.json" ] || { echo "error: no model at $model (run scripts/fetch-model.sh)" >&2; exit 1; }
 [ -x "$python" ] || { echo "error: no reference python at $python (run scripts/reference-env.sh)" >&2; exit 1; }
 
-cd "$root"
-swift build -c release --product encoder-bench >&2
+# Absolute paths, so the script runs from any directory (a timing run started outside the checkout
+# keeps the priority it was given by whoever started it).
+swift build -c release --package-path "$root" --product encoder-bench >&2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq "$rounds"); do
   [ "$rounds" -eq 1 ] || echo "== round $round of $rounds" >&2
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_VERBOSE=2 \
-    .build/release/encoder-bench --model "$model" --threads "$threads" --precisions "$precisions" | tee -a "$out" >&2
+    "$root/.build/release/encoder-bench" --model "$model" --threads "$threads" --precisions "$precisions" | tee -a "$out" >&2
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
-    "$python" Benchmarks/peers/encoder_peers.py --model "$model" --threads "$threads" 2>/dev/null | tee -a "$out" >&2
+    "$python" "$root/Benchmarks/peers/encoder_peers.py" --model "$model" --threads "$threads" 2>/dev/null | tee -a "$out" >&2
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 

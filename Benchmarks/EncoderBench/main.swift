@@ -1,6 +1,7 @@
 // Encoder throughput and latency on a real checkpoint (default all-MiniLM-L6-v2):
 //   encoder-bench [--model DIR] [--threads N] [--batch B] [--length L] [--query-length Q] [--runs R]
-//                 [--query-runs R] [--no-rerank] [--precisions fp32,fp16,int8]
+//                 [--query-runs R] [--no-rerank] [--precisions fp32,fp16,int8] [--accuracy QUERIES.tsv]
+// With --accuracy, no timing: each precision's query vectors against fp32's (Accuracy.swift).
 // Each precision is loaded in turn (the previous model freed first) and measured alike; one JSON
 // line per precision, engine "swift-<precision>", with its kernel path and load time.
 // Inputs are synthetic token ids from a formula shared with Benchmarks/peers/encoder_peers.py, so both
@@ -21,6 +22,7 @@ struct Options {
     var queryRuns = 1000
     var rerank = true
     var precisions: [Precision] = [.fp32]
+    var accuracyQueries: String?
 
     init(_ arguments: [String]) {
         var i = 0
@@ -44,6 +46,7 @@ struct Options {
             case "--runs": runs = int()
             case "--query-runs": queryRuns = int()
             case "--no-rerank": rerank = false
+            case "--accuracy": accuracyQueries = value()
             case "--precisions":
                 do {
                     precisions = try value().split(separator: ",").map { try Precision(parsing: String($0)) }
@@ -139,6 +142,11 @@ func measure(_ precision: Precision) throws {
 }
 
 do {
+    if let queries = options.accuracyQueries {
+        try measureAccuracy(
+            queries: queries, model: URL(fileURLWithPath: options.model), precisions: options.precisions)
+        exit(0)
+    }
     for precision in options.precisions { try measure(precision) }
 } catch {
     fail("\(error)")

@@ -1,16 +1,17 @@
 // `y += x · Wᵀ` with W stored as IEEE half: a query's GEMMs are bound by the weight stream, and
 // half weights halve it. The weights are widened to fp32 in registers (F16C `vcvtph2ps`), the
 // arithmetic is fp32 FMA, so the only error is the weights' rounding to half (relative 2^-11).
-// Same layout and tiling as the fp32 skinny kernel (skinny.c): panels of 3 rows interleaved 8
-// values at a time, tiles of 4 rows x 3 columns, each tile prefetching its share of a panel ahead.
+// The layout and the loop are the fp32 skinny kernel's (skinny.c, `cascade_skinny_gemm`): panels
+// of 3 rows interleaved 8 values at a time, tiles of 4 rows x 3 columns; with more than 4 rows the
+// first tile of a panel widens it once into L1 for the others.
 #include "quantized.h"
 
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
-#include "avx2.h"
 #include "ckernels.h"
+#include "skinny.h"
 
 uint16_t cascade_f32_to_f16(float value) {
     uint32_t bits;
@@ -89,114 +90,10 @@ __attribute__((target("avx2,fma,f16c"), always_inline)) static inline __m256 loa
     return _mm256_cvtph_ps(_mm_load_si128((const __m128i *)w));
 }
 
-// As skinny.c's `tile`: MR rows x 3 columns, LINES prefetched cache lines per 16 depth.
-__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void tile(int MR, int LINES, int depth,
-                                                                                const float *x, int ldx,
-                                                                                const uint16_t *w, float *y, int ldy,
-                                                                                int ny, const uint16_t *ahead) {
-    __m256 acc[4][3];
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < 3; j++) acc[i][j] = _mm256_setzero_ps();
-#define STEP(p, LOADX)                                                                                                 \
-    {                                                                                                                  \
-        __m256 wv[3];                                                                                                  \
-        for (int j = 0; j < 3; j++) wv[j] = load_half8(w + 3 * (p) + 8 * j);                                           \
-        for (int i = 0; i < MR; i++) {                                                                                 \
-            __m256 xv = LOADX(x + i * ldx + (p));                                                                      \
-            for (int j = 0; j < 3; j++) acc[i][j] = _mm256_fmadd_ps(xv, wv[j], acc[i][j]);                             \
-        }                                                                                                              \
-    }
-    int p = 0;
-    // 32 depth of a panel is 3 cache lines of halves.
-    for (; p + 32 <= depth; p += 32) {
-        for (int m = 0; m < LINES; m++) _mm_prefetch((const char *)(ahead + LINES * p + 32 * m), _MM_HINT_T0);
-        STEP(p, _mm256_loadu_ps)
-        STEP(p + 8, _mm256_loadu_ps)
-        STEP(p + 16, _mm256_loadu_ps)
-        STEP(p + 24, _mm256_loadu_ps)
-    }
-    for (; p + 8 <= depth; p += 8) STEP(p, _mm256_loadu_ps)
-    if (p < depth) {
-        // The packed weights are zero past the depth; `x` must not be read past its row.
-        __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(depth - p), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-#define LOAD_MASKED(a) _mm256_maskload_ps(a, mask)
-        STEP(p, LOAD_MASKED)
-#undef LOAD_MASKED
-    }
-#undef STEP
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < ny; j++) y[i * ldy + j] += sum8(acc[i][j]);
-}
-
-__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
-tile_rows(int MR, int lines, int depth, const float *x, int ldx, const uint16_t *w, float *y, int ldy, int ny,
-          const uint16_t *ahead) {
-    switch (lines) {
-    case 0: tile(MR, 0, depth, x, ldx, w, y, ldy, ny, ahead); break;
-    case 1: tile(MR, 1, depth, x, ldx, w, y, ldy, ny, ahead); break;
-    case 2: tile(MR, 2, depth, x, ldx, w, y, ldy, ny, ahead); break;
-    default: tile(MR, 3, depth, x, ldx, w, y, ldy, ny, ahead); break;
-    }
-}
-
-// More than one row tile: each tile would widen the same weights again (a 16-token query, 4
-// times), and `vcvtph2ps` then costs more than the FMAs it feeds (the fp16 GEMMs ran 1.4x slower
-// than fp32 that way). Instead each panel is widened once into an L1 buffer and the fp32 skinny
-// kernel runs all row tiles on it; the next panel's halves are prefetched while this one widens.
-__attribute__((target("avx2,fma,f16c"))) static void gemm_widening(int rows, int columns, int depth, const float *x,
-                                                                   int ldx, const uint16_t *packed, float *y,
-                                                                   int ldy) {
-    int pd = padded_depth(depth);
-    long panelSize = 3L * pd;
-    float raw[panelSize + 16];
-    float *panel = (float *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
-    for (int j = 0; j < columns; j += 3) {
-        const uint16_t *w = packed + (long)(j / 3) * panelSize;
-        for (long p = 0; p < panelSize; p += 8) {
-            if ((p & 31) == 0) _mm_prefetch((const char *)(w + panelSize + p), _MM_HINT_T0);
-            _mm256_store_ps(panel + p, load_half8(w + p));
-        }
-        int ny = columns - j < 3 ? columns - j : 3;
-        cascade_sgemm_nt_skinny(rows, ny, depth, x, ldx, panel, y + j, ldy);
-    }
-}
-
-__attribute__((target("avx2,fma,f16c"))) static void gemm_avx2(int rows, int columns, int depth, const float *x,
-                                                               int ldx, const uint16_t *packed, float *y, int ldy) {
-    if (rows > 4) {
-        gemm_widening(rows, columns, depth, x, ldx, packed, y, ldy);
-        return;
-    }
-    int pd = padded_depth(depth);
-    long panelSize = 3L * pd;
-    int tiles = (rows + 3) / 4;
-    int perTile = tiles >= 3 ? 1 : (3 + tiles - 1) / tiles;
-    for (int j = 0; j < columns; j += 3) {
-        const uint16_t *w = packed + (long)(j / 3) * panelSize;
-        const uint16_t *ahead = w + 2 * panelSize;
-        int ny = columns - j < 3 ? columns - j : 3;
-        for (int t = 0; t < tiles; t++) {
-            int i = 4 * t;
-            int first = t * perTile;
-            int lines = first >= 3 ? 0 : (3 - first < perTile ? 3 - first : perTile);
-            const float *xi = x + (long)i * ldx;
-            // Tile t prefetches from the `first` third of the panel on, `lines` lines per 32 depth.
-            const uint16_t *pf = ahead + (long)first * pd;
-            float *yi = y + (long)i * ldy + j;
-            switch (rows - i) {
-            case 1: tile_rows(1, lines, depth, xi, ldx, w, yi, ldy, ny, pf); break;
-            case 2: tile_rows(2, lines, depth, xi, ldx, w, yi, ldy, ny, pf); break;
-            case 3: tile_rows(3, lines, depth, xi, ldx, w, yi, ldy, ny, pf); break;
-            default: tile_rows(4, lines, depth, xi, ldx, w, yi, ldy, ny, pf); break;
-            }
-        }
-    }
-}
-
 void cascade_f16_gemm(int level, int rows, int columns, int depth, const float *x, int ldx, const uint16_t *packed,
                       float *y, int ldy) {
     if (level >= CASCADE_ISA_AVX2)
-        gemm_avx2(rows, columns, depth, x, ldx, packed, y, ldy);
+        cascade_skinny_gemm(rows, columns, depth, x, ldx, packed, 1, y, ldy);
     else
         gemm_portable(rows, columns, depth, x, ldx, packed, y, ldy);
 }

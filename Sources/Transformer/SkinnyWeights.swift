@@ -5,8 +5,8 @@ import Foundation
 /// interleaved 8 floats at a time, see skinny.c), so that a query streams it linearly. It doubles
 /// the memory of the weights (42.5 MB more for all-MiniLM-L6-v2), so only the query encoder has it.
 final class SkinnyWeights: @unchecked Sendable {
-    /// Whether this CPU has the AVX2 and FMA the kernel needs; without them nothing is packed.
-    static let cpuCanRun = cascade_avx2_available() != 0
+    /// Whether this CPU has the AVX2, FMA and F16C the kernel needs; without them nothing is packed.
+    static let cpuCanRun = cascade_isa_supported() >= CASCADE_ISA_AVX2
 
     /// Owns the memory `storage` points into.
     private let arena: PackingArena

@@ -92,6 +92,28 @@ import Tokenization
         }
     }
 
+    /// The retriever's measure on real queries: the first 100 debian-desc queries of
+    /// `samples/debian-desc` (the issue asks 0.99 of int8 query vectors and 0.999 of fp16 on the dev
+    /// queries; `encoder-bench --accuracy` runs all 2,000: worst 0.9958 int8, 1.0000 fp16 when set).
+    @Test func miniLMRealQueryVectors() throws {
+        let directory = try Fixtures.miniLM()
+        let file = Fixtures.packageRoot.appendingPathComponent("samples/debian-desc/queries.tsv")
+        let texts = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").prefix(100).map {
+            String($0.split(separator: "\t", maxSplits: 1)[1])
+        }
+        let tokenizer = try BertTokenizer(directory: directory)
+        let batch = TokenBatch(texts.map { tokenizer.encode($0) })
+        let reference = try SentenceEncoder(directory: directory).embed(batch)
+        for (precision, floor) in [(Precision.fp16, 0.999), (.int8, 0.99)] {
+            let encoder = try SentenceEncoder(directory: directory, precision: precision)
+            let worst = Self.worstCosine(try encoder.embed(batch), reference)
+            print(
+                "all-MiniLM-L6-v2 \(precision) (\(encoder.kernelPath)): worst cosine to fp32 over 100 real queries \(worst)"
+            )
+            #expect(worst >= floor, "\(precision): \(worst)")
+        }
+    }
+
     @Test func miniLMCrossEncoderLogits() throws {
         let headPath = Fixtures.directory.appendingPathComponent("minilm-head/model.safetensors").path
         let pairs = MiniLMTests.reference.pairs

@@ -20,7 +20,8 @@ void cascade_skinny_pack(int columns, int depth, const float *w, int ldw, float 
 /// y[i][j] += sum over p < depth of x[i][p] * w[j][p], for i < rows, j < columns: `x · wᵀ` with
 /// `w` packed by `cascade_skinny_pack`. A column slice starting at column `c` (a multiple of 3)
 /// passes `packed + (c / 3) * cascade_skinny_packed_count(3, depth)`. Rows are `ldx` and `ldy`
-/// floats apart. Only call when `cascade_avx2_available()` is 1.
+/// floats apart. Only call when `cascade_isa_supported() >= CASCADE_ISA_AVX2` (AVX2, FMA, F16C: the
+/// loop is the one the fp16 kernel shares).
 void cascade_sgemm_nt_skinny(int rows, int columns, int depth, const float *x, int ldx, const float *packed, float *y,
                              int ldy);
 
