@@ -8,12 +8,14 @@
 # with each setting's latency per query (`cascade eval`, one query at a time, in process).
 #
 #   Benchmarks/quality.sh [DATA_DIR]      (default .cache/quality/debian-desc)
-#   env: PARTS="dense rerank precision"   which of (a) (b) (c) to run
+#   env: PARTS="dense rerank precision"   which of (a) (b) (c) to run; "precision" is both
+#                                         "retriever-precision" and "reranker-precision"
 #        RERANK_KS="10 20 50"             rerank_k values for (b)
 #        RERANK_LIMIT=N                   run every reranked row (each rerank_k, each reranker
 #                                         precision) on the first N dev queries only, with a dense
 #                                         row on the same N (default: all 2,000)
-#        RETRIEVER_PRECISIONS="fp16 int8" the retriever precisions of (c) (each needs its own store)
+#        RETRIEVER_PRECISIONS="fp16 int8" the retriever precisions of (c) given a store of their own
+#                                         (the query-vector cosines are measured for both anyway)
 #        RERANKER_PRECISIONS="fp32 fp16 int8"  the reranker precisions of (c)
 #        RERANKER=DIR                     the cross-encoder (default DATA_DIR/reranker-minilm;
 #                                         trained there first when absent, ~30 min)
@@ -56,11 +58,11 @@ for k in $rerank_ks; do
   [[ "$k" =~ ^[1-9][0-9]*$ ]] && [ "$k" -le 100 ] || { echo "error: RERANK_KS values must be 1..100, not '$k'" >&2; exit 2; }
 done
 [ -f "$model/config.json" ] || { echo "error: no retriever at $model (run scripts/fetch-model.sh)" >&2; exit 1; }
-has_part() { [[ " $parts " == *" $1 "* ]]; }
+has_part() { [[ " $parts " == *" $1 "* ]] || { [[ "$1" == *-precision ]] && [[ " $parts " == *" precision "* ]]; }; }
 say() { echo "quality: $*" >&2; }
 
 cd "$root"
-swift build -c release --product cascade >&2
+$nice swift build -c release --product cascade >&2
 cascade=$(swift build -c release --show-bin-path)/cascade
 # Benchmarks run as on a user's machine: OpenBLAS picks its own kernel.
 # OPENBLAS_VERBOSE=2 makes each run log the OpenBLAS kernel it chose (the report prints it).
@@ -141,13 +143,13 @@ train_reranker() {
 }
 have_reranker=false
 reranker_fp32_done=false # (b) at rerank_k 20 is (c)'s fp32 reference: not run twice
-if has_part rerank || has_part precision; then
+if has_part rerank || has_part reranker-precision; then
   if [ -f "$reranker/config.json" ] || train_reranker; then have_reranker=true; fi
 fi
 # The reranked rows run on the first rerank_n queries, with a dense row on the same ones to compare.
 rerank_n=$dev_n
 [ -z "$limit" ] || [ "$limit" -ge "$dev_n" ] || rerank_n=$limit
-if $have_reranker && [ "$rerank_n" -lt "$dev_n" ] && { has_part rerank || has_part precision; }; then
+if $have_reranker && [ "$rerank_n" -lt "$dev_n" ] && { has_part rerank || has_part reranker-precision; }; then
   evaluate dense "$rerank_n" --store "$data/index-fp32" --model "$model" --retrieve-k 100
 fi
 if has_part rerank && $have_reranker; then
@@ -159,7 +161,7 @@ if has_part rerank && $have_reranker; then
 fi
 
 # -- (c) precisions --------------------------------------------------------------------------------
-if has_part precision; then
+if has_part retriever-precision; then
   if "$cascade" index --help 2>&1 | grep -q -- '--precision' && "$cascade" eval --help 2>&1 | grep -q -- '--retriever-precision'; then
     embed_help=$("$cascade" embed --help 2>&1)
     cut -f2 "$dev_q" >"$results/$stamp-queries.txt"
@@ -168,10 +170,10 @@ if has_part precision; then
       evaluate "retriever-$p" "$dev_n" --store "$data/index-$p" --model "$model" --retriever-precision "$p" --retrieve-k 100
     done
     if [[ "$embed_help" == *--precision* ]]; then
-      for p in fp32 $retriever_precisions; do
+      for p in fp32 fp16 int8; do
         run "$cascade" embed --model "$model" --precision "$p" <"$results/$stamp-queries.txt" >"$results/$stamp-vectors-$p.jsonl"
       done
-      for p in $retriever_precisions; do
+      for p in fp16 int8; do
         python3 "$root/Benchmarks/peers/quality_report.py" cosine --name "$p" \
           "$results/$stamp-vectors-fp32.jsonl" "$results/$stamp-vectors-$p.jsonl" | tee -a "$out" >&2
       done
@@ -183,6 +185,8 @@ if has_part precision; then
   else
     say "SKIP retriever precisions: this cascade has no 'index --precision' / 'eval --retriever-precision' yet"
   fi
+fi
+if has_part reranker-precision; then
   if ! $have_reranker; then
     say "SKIP reranker precisions: no reranker"
   elif "$cascade" eval --help 2>&1 | grep -q -- '--reranker-precision'; then
