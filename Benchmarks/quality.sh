@@ -26,6 +26,7 @@
 #        TRAIN_RUN_QUERIES=8000           training queries given hard negatives (more than 25
 #                                         minutes of 2 cores get through)
 #        CASCADE_REF_PYTHON=/tmp/cascade-ref/bin/python  (only needed to train the reranker)
+#        CASCADE_BIN=PATH                 use this release build of the checkout instead of building
 #        NICE="nice -n 19"                prefix for the heavy commands that are not timed (indexing,
 #                                         training, the hard-negative run, embeddings)
 #        LOCK=FILE                        run each timed `cascade eval` under `flock FILE` (and
@@ -48,8 +49,8 @@ python=${CASCADE_REF_PYTHON:-/tmp/cascade-ref/bin/python}
 dataset_script=${DATASET_SCRIPT:-$root/../shared/datasets/debian_descriptions.py}
 train_queries=${TRAIN_QUERIES:-20000}
 train_args=${TRAIN_ARGS:---max-length 64 --negatives 3 --lr 1e-4 --time-limit 1500 --clock wall}
-retriever_precisions=${RETRIEVER_PRECISIONS:-fp16 int8}
-reranker_precisions=${RERANKER_PRECISIONS:-fp32 fp16 int8}
+retriever_precisions=${RETRIEVER_PRECISIONS-fp16 int8}
+reranker_precisions=${RERANKER_PRECISIONS-fp32 fp16 int8}
 lock=${LOCK:-}
 train_run_queries=${TRAIN_RUN_QUERIES:-8000}
 nice=${NICE-nice -n 19}
@@ -62,8 +63,13 @@ has_part() { [[ " $parts " == *" $1 "* ]] || { [[ "$1" == *-precision ]] && [[ "
 say() { echo "quality: $*" >&2; }
 
 cd "$root"
-$nice swift build -c release --product cascade >&2
-cascade=$(swift build -c release --show-bin-path)/cascade
+if [ -n "${CASCADE_BIN:-}" ]; then
+  cascade=$CASCADE_BIN # a release build of this checkout, made before (no rebuild while measuring)
+  [ -x "$cascade" ] || { echo "error: CASCADE_BIN $cascade is not executable" >&2; exit 1; }
+else
+  $nice swift build -c release --product cascade >&2
+  cascade=$(swift build -c release --show-bin-path)/cascade
+fi
 # Benchmarks run as on a user's machine: OpenBLAS picks its own kernel.
 # OPENBLAS_VERBOSE=2 makes each run log the OpenBLAS kernel it chose (the report prints it).
 run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_VERBOSE=2 $nice "$@"; }
