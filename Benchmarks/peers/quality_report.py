@@ -65,8 +65,8 @@ def table(args):
               f"{e['mean']['MRR@10']:.4f} | {e['mean']['R@100']:.4f} | {e['latency_p50_ms']:.1f} | "
               f"{e['latency_p99_ms']:.1f} | {r.get('kernels') or '-'} |")
     for p, c in sorted(cosines.items()):
-        print(f"\nquery vectors {p} against fp32 ({c['queries']} dev queries): cosine mean {c['mean']:.6f}, "
-              f"min {c['min']:.6f}")
+        print(f"\nquery vectors {p} against fp32 ({c['queries']} dev queries): cosine mean {c['mean']:.7f}, "
+              f"min {c['min']:.7f}")
 
     def find(prefix, queries=None, rerank_k=None):
         for r in evals:
@@ -95,7 +95,7 @@ def table(args):
         if p in cosines:
             c = cosines[p]
             checks.append((c["min"] >= MIN_COSINE[p],
-                           f"query vectors {p}: every cosine to fp32 at least {MIN_COSINE[p]}: min {c['min']:.6f}"))
+                           f"query vectors {p}: every cosine to fp32 at least {MIN_COSINE[p]}: min {c['min']:.7f}"))
         r = reranked and find(f"reranker-{p}", reranked["evaluated"], 20)
         if r:
             d = r["mean"]["MRR@10"] - reranked["mean"]["MRR@10"]
