@@ -8,19 +8,29 @@
 # with each setting's latency per query (`cascade eval`, one query at a time, in process).
 #
 #   Benchmarks/quality.sh [DATA_DIR]      (default .cache/quality/debian-desc)
-#   env: PARTS="dense rerank precision"   which of (a) (b) (c) to run
+#   env: PARTS="dense rerank precision"   which of (a) (b) (c) to run; "precision" is both
+#                                         "retriever-precision" and "reranker-precision"
 #        RERANK_KS="10 20 50"             rerank_k values for (b)
-#        RERANK_LIMIT=N                   run the rerank_k other than 20 (and a dense row to match)
-#                                         on the first N dev queries only (default: all 2,000)
+#        RERANK_LIMIT=N                   run every reranked row (each rerank_k, each reranker
+#                                         precision) on the first N dev queries only, with a dense
+#                                         row on the same N (default: all 2,000)
+#        RETRIEVER_PRECISIONS="fp16 int8" the retriever precisions of (c) given a store of their own
+#                                         (the query-vector cosines are measured for both anyway)
+#        RERANKER_PRECISIONS="fp32 fp16 int8"  the reranker precisions of (c)
 #        RERANKER=DIR                     the cross-encoder (default DATA_DIR/reranker-minilm;
 #                                         trained there first when absent, ~30 min)
 #        MODEL=DIR                        the retriever (default .cache/models/all-MiniLM-L6-v2)
-#        TRAIN_QUERIES=20000 TRAIN_TIME=1500   training queries made, training-loop seconds (CPU
-#                                         seconds / 2: what it takes on 2 idle cores, on a shared machine too)
+#        TRAIN_QUERIES=20000              training queries made with the data set
+#        TRAIN_ARGS="..."                 scripts/train-reranker.py's training flags (default: 64
+#                                         tokens a pair, 3 hard negatives, lr 1e-4, 1,500 wall seconds)
 #        TRAIN_RUN_QUERIES=8000           training queries given hard negatives (more than 25
 #                                         minutes of 2 cores get through)
 #        CASCADE_REF_PYTHON=/tmp/cascade-ref/bin/python  (only needed to train the reranker)
-#        NICE="nice -n 10"                prefix for the heavy commands (set NICE= to time on a quiet machine)
+#        CASCADE_BIN=PATH                 use this release build of the checkout instead of building
+#        NICE="nice -n 19"                prefix for the heavy commands that are not timed (indexing,
+#                                         training, the hard-negative run, embeddings)
+#        LOCK=FILE                        run each timed `cascade eval` under `flock FILE` (and
+#                                         without NICE), so timing runs of a shared machine never overlap
 #
 # Builds what is missing and keeps it in DATA_DIR: the data set (../shared/datasets/
 # debian_descriptions.py, or DATASET_SCRIPT), the fp32 store (~20 min of 2 cores; `cascade index`
@@ -38,23 +48,33 @@ model=${MODEL:-$root/.cache/models/all-MiniLM-L6-v2}
 python=${CASCADE_REF_PYTHON:-/tmp/cascade-ref/bin/python}
 dataset_script=${DATASET_SCRIPT:-$root/../shared/datasets/debian_descriptions.py}
 train_queries=${TRAIN_QUERIES:-20000}
-train_time=${TRAIN_TIME:-1500}
+train_args=${TRAIN_ARGS:---max-length 64 --negatives 3 --lr 1e-4 --time-limit 1500 --clock wall}
+retriever_precisions=${RETRIEVER_PRECISIONS-fp16 int8}
+reranker_precisions=${RERANKER_PRECISIONS-fp32 fp16 int8}
+lock=${LOCK:-}
 train_run_queries=${TRAIN_RUN_QUERIES:-8000}
-nice=${NICE-nice -n 10}
+nice=${NICE-nice -n 19}
 [ -z "$limit" ] || [[ "$limit" =~ ^[1-9][0-9]*$ ]] || { echo "error: RERANK_LIMIT must be a positive integer" >&2; exit 2; }
 for k in $rerank_ks; do
   [[ "$k" =~ ^[1-9][0-9]*$ ]] && [ "$k" -le 100 ] || { echo "error: RERANK_KS values must be 1..100, not '$k'" >&2; exit 2; }
 done
 [ -f "$model/config.json" ] || { echo "error: no retriever at $model (run scripts/fetch-model.sh)" >&2; exit 1; }
-has_part() { [[ " $parts " == *" $1 "* ]]; }
+has_part() { [[ " $parts " == *" $1 "* ]] || { [[ "$1" == *-precision ]] && [[ " $parts " == *" precision "* ]]; }; }
 say() { echo "quality: $*" >&2; }
 
 cd "$root"
-swift build -c release --product cascade >&2
-cascade=$(swift build -c release --show-bin-path)/cascade
+if [ -n "${CASCADE_BIN:-}" ]; then
+  cascade=$CASCADE_BIN # a release build of this checkout, made before (no rebuild while measuring)
+  [ -x "$cascade" ] || { echo "error: CASCADE_BIN $cascade is not executable" >&2; exit 1; }
+else
+  $nice swift build -c release --product cascade >&2
+  cascade=$(swift build -c release --show-bin-path)/cascade
+fi
 # Benchmarks run as on a user's machine: OpenBLAS picks its own kernel.
 # OPENBLAS_VERBOSE=2 makes each run log the OpenBLAS kernel it chose (the report prints it).
 run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_VERBOSE=2 $nice "$@"; }
+# A timed run: not niced (it would yield to every build), one at a time under LOCK when given.
+timed() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_VERBOSE=2 ${lock:+flock "$lock"} "$@"; }
 
 # -- the data set and the fp32 store ---------------------------------------------------------------
 if [ ! -f "$data/corpus.jsonl" ] || [ ! -f "$data/queries.dev.tsv" ] || [ ! -f "$data/queries.train.tsv" ]; then
@@ -78,6 +98,8 @@ index() { # PRECISION DIR [FLAGS...]
 }
 index fp32 "$data/index-fp32"
 
+# timed runs start from DATA_DIR, not the checkout (a shared machine may renice what runs there)
+cd "$data"
 results=$data/results
 mkdir -p "$results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -92,7 +114,7 @@ evaluate() {
   [ "$n" -ge "$dev_n" ] || limit_flag=(--limit "$n")
   say "$row: $n queries (log $log)"
   started=$(date +%s.%N)
-  line=$(run "$cascade" eval --queries "$dev_q" --qrels "$dev_r" --json "${limit_flag[@]}" "$@" 2>"$log")
+  line=$(timed "$cascade" eval --queries "$dev_q" --qrels "$dev_r" --json "${limit_flag[@]}" "$@" 2>"$log")
   ended=$(date +%s.%N)
   # "eval: retriever NAME: int8 (int8/avx2), loaded in ..." -> "retriever int8 int8/avx2" (binaries with precisions)
   printf '{"row": "%s", "wall_s": %s, "blas": "%s", "kernels": "%s", "eval": %s}\n' "$row" \
@@ -121,34 +143,35 @@ train_reranker() {
   rm -rf "$reranker.part"
   run "$python" "$root/scripts/train-reranker.py" --model "$model" --corpus "$data/corpus.jsonl" \
     --queries "$data/queries.train.tsv" --qrels "$data/qrels.train.tsv" --run "$train_run" \
-    --out "$reranker.part" --time-limit "$train_time" --clock cpu >"$reranker.log" 2>&1 || { tail -5 "$reranker.log" >&2; return 1; }
+    --out "$reranker.part" $train_args >"$reranker.log" 2>&1 || { tail -5 "$reranker.log" >&2; return 1; }
   tail -1 "$reranker.log" >&2
   mv "$reranker.part" "$reranker"
 }
 have_reranker=false
-reranker_fp32_done=false # (b) at rerank_k 20 on every query is (c)'s fp32 reference: not run twice
-if has_part rerank || has_part precision; then
+reranker_fp32_done=false # (b) at rerank_k 20 is (c)'s fp32 reference: not run twice
+if has_part rerank || has_part reranker-precision; then
   if [ -f "$reranker/config.json" ] || train_reranker; then have_reranker=true; fi
 fi
+# The reranked rows run on the first rerank_n queries, with a dense row on the same ones to compare.
+rerank_n=$dev_n
+[ -z "$limit" ] || [ "$limit" -ge "$dev_n" ] || rerank_n=$limit
+if $have_reranker && [ "$rerank_n" -lt "$dev_n" ] && { has_part rerank || has_part reranker-precision; }; then
+  evaluate dense "$rerank_n" --store "$data/index-fp32" --model "$model" --retrieve-k 100
+fi
 if has_part rerank && $have_reranker; then
-  if [ -n "$limit" ] && [ "$limit" -lt "$dev_n" ] && [ "$rerank_ks" != 20 ]; then
-    evaluate dense "$limit" --store "$data/index-fp32" --model "$model" --retrieve-k 100
-  fi
   for k in $rerank_ks; do
-    n=$dev_n
-    [ -z "$limit" ] || [ "$k" -eq 20 ] || n=$limit
     [ "$k" -ne 20 ] || reranker_fp32_done=true
-    evaluate "rerank-k$k" "$n" --store "$data/index-fp32" --model "$model" --reranker "$reranker" \
+    evaluate "rerank-k$k" "$rerank_n" --store "$data/index-fp32" --model "$model" --reranker "$reranker" \
       --retrieve-k 100 --rerank-k "$k"
   done
 fi
 
 # -- (c) precisions --------------------------------------------------------------------------------
-if has_part precision; then
+if has_part retriever-precision; then
   if "$cascade" index --help 2>&1 | grep -q -- '--precision' && "$cascade" eval --help 2>&1 | grep -q -- '--retriever-precision'; then
     embed_help=$("$cascade" embed --help 2>&1)
     cut -f2 "$dev_q" >"$results/$stamp-queries.txt"
-    for p in fp16 int8; do
+    for p in $retriever_precisions; do
       index "$p" "$data/index-$p" --precision "$p"
       evaluate "retriever-$p" "$dev_n" --store "$data/index-$p" --model "$model" --retriever-precision "$p" --retrieve-k 100
     done
@@ -168,12 +191,14 @@ if has_part precision; then
   else
     say "SKIP retriever precisions: this cascade has no 'index --precision' / 'eval --retriever-precision' yet"
   fi
+fi
+if has_part reranker-precision; then
   if ! $have_reranker; then
     say "SKIP reranker precisions: no reranker"
   elif "$cascade" eval --help 2>&1 | grep -q -- '--reranker-precision'; then
-    for p in fp32 fp16 int8; do
+    for p in $reranker_precisions; do
       [ "$p" != fp32 ] || ! $reranker_fp32_done || continue
-      evaluate "reranker-$p" "$dev_n" --store "$data/index-fp32" --model "$model" --reranker "$reranker" \
+      evaluate "reranker-$p" "$rerank_n" --store "$data/index-fp32" --model "$model" --reranker "$reranker" \
         --reranker-precision "$p" --retrieve-k 100 --rerank-k 20
     done
   else

@@ -16,12 +16,18 @@ steps calibrating absolute probabilities and sees k negatives per positive as cl
 Runs in the reference venv (`scripts/reference-env.sh`), never in the project's test command.
 Pinned there: torch==2.15.0 transformers==5.24.0 tokenizers==0.23.3 safetensors==0.8.0 numpy==2.4.6
 
-Example (debian-desc, ~25 minutes on 2 cores):
+Cost, measured on a 2-core AMD EPYC (AVX2) with torch 2.15: a step of 8 queries x (1 + 3) pairs of
+64 tokens takes 1.9 CPU seconds per thread (about 1.9 s on 2 idle cores), so one epoch of 8,000
+queries (1,000 steps) is about 32 minutes of 2 idle cores; 128-token pairs with 7 negatives cost
+about 4x that a step. --time-limit cuts the steps to fit; on a shared machine --clock cpu counts the
+time two idle cores would take.
+
+Example (debian-desc, as Benchmarks/quality.sh runs it):
   cascade eval --store IDX --model MODEL --queries queries.train.tsv --qrels qrels.train.tsv \
-      --retrieve-k 50 --run train.run
-  nice -n 10 /tmp/cascade-ref/bin/python scripts/train-reranker.py --model MODEL \
+      --limit 8000 --retrieve-k 50 --run train.run
+  nice -n 19 /tmp/cascade-ref/bin/python scripts/train-reranker.py --model MODEL \
       --corpus corpus.jsonl --queries queries.train.tsv --qrels qrels.train.tsv --run train.run \
-      --out reranker-minilm --time-limit 1500
+      --out reranker-minilm --max-length 64 --negatives 3 --lr 1e-4 --time-limit 1500 --clock wall
 """
 import argparse
 import json
