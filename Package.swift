@@ -112,8 +112,8 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CascadeTests", dependencies: ["Cascade"]),
         .testTarget(name: "IndexingTests", dependencies: ["Indexing"]),
-        // Runs the built `cascade` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["cascade", "VectorStore"]),
+        // Runs the built `cascade` (and `cascade-bench`, for ReadmeTests) binaries as a user would.
+        .testTarget(name: "CLITests", dependencies: ["cascade", "cascade-bench", "VectorStore"]),
         .testTarget(name: "BenchTests", dependencies: ["LoadTesting"]),
         .testTarget(
             name: "ServerTests",
