@@ -116,7 +116,7 @@ final class RunningServer: Sendable {
     /// `configure` adjusts the config (limits, key, TLS, metrics); `reranker: false` serves
     /// retrieval only; `readOnly` opens the index copy read-only.
     static func start(
-        reranker: Bool = true, readOnly: Bool = false, logger: Logger? = nil,
+        reranker: Bool = true, readOnly: Bool = false, logger: Logger? = nil, tracing: RequestTracing? = nil,
         configure: (inout ServerConfig) -> Void = { _ in }
     ) async throws -> RunningServer {
         let shared = try Fixtures.shared()
@@ -134,7 +134,8 @@ final class RunningServer: Sendable {
             store: store, retriever: shared.retriever, reranker: reranker ? shared.reranker : nil,
             configuration: config.pipelineConfiguration)
         let server = try CascadeServer(
-            config: config, pipeline: pipeline, logger: logger ?? Logger(label: "cascade.server.test"))
+            config: config, pipeline: pipeline, logger: logger ?? Logger(label: "cascade.server.test"),
+            tracing: tracing)
         let (addresses, continuation) = AsyncStream.makeStream(of: CascadeServer.Addresses.self)
         let task = Task {
             defer { continuation.finish() }
