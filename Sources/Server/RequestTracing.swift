@@ -37,6 +37,10 @@ public struct RequestTracing: Sendable {
         configuration.traces.otlpExporter.protocol = .grpc
         // Spans leave within a second: the e2e check and an operator watching a trace do not wait 5 s.
         configuration.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
+        // A collector that does not answer costs spans, not calls; and it must not hold shutdown
+        // (which flushes the last batch) for the libraries' default 10-30 s.
+        configuration.traces.batchSpanProcessor.exportTimeout = .seconds(3)
+        configuration.traces.otlpExporter.timeout = .seconds(3)
         guard
             let sampler = OTel.Configuration.TracesConfiguration.SamplerConfiguration.parentBasedTraceIDRatio(
                 ratio: sampling)
