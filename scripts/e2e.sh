@@ -84,13 +84,18 @@ python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["evaluated
   "$work/eval.json" || fail "cascade eval --server did not evaluate 20 queries"
 
 echo "== e2e: a Search sent with a traceparent continues that trace (spans at the OTLP receiver)"
-trace_id=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-parent_id=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-traceparent="00-$trace_id-$parent_id-01"
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+trace_id=$(random_hex 16)
+traceparent="00-$trace_id-$(random_hex 8)-01"
+bench_traceparent="00-$(random_hex 16)-$(random_hex 8)-01"
+"${bench[@]}" --requests 3 --traceparent "$bench_traceparent" --json >/dev/null || fail "traced bench failed"
+"$python" Tests/PythonClient/otlp_receiver.py count --spans "$work/spans.jsonl" --traceparent "$bench_traceparent" \
+  --searches 8 || fail "cascade-bench --traceparent: its calls are not in its trace"  # 5 warm-up + 3
 "$bin/cascade" query --server "$address" --traceparent "$traceparent" --retrieve-k 30 --rerank-k 5 --top-n 3 \
   "tool to check ABI changes of a C++ library" >/dev/null || fail "the traced query failed"
 "$python" Tests/PythonClient/otlp_receiver.py check --spans "$work/spans.jsonl" --traceparent "$traceparent" \
-  --retrieve-k 30 --rerank-k 5 --only-this-trace || fail "the spans of the traced Search are not right"
+  --retrieve-k 30 --rerank-k 5 --only-this-trace --also-trace "$bench_traceparent" \
+  || fail "the spans of the traced Search are not right"
 grep -q "trace_id=$trace_id" "$work/server.log" || fail "the Search's log line does not carry its trace id"
 
 kill -TERM "$server_pid"

@@ -9,6 +9,9 @@
       that trace: one server span cascade.v1.Cascade/Search whose parent is TP's span, and under
       it a span for each stage (tokenize, queue, encode, retrieve, fetch, rerank) with the
       stage's counts as attributes.
+  otlp_receiver.py count --spans FILE --traceparent TP --searches N
+      Waits for N Search spans in TP's trace, each a child of TP's span (cascade-bench sends one
+      traceparent with every call).
 
 Uses grpcio and the opentelemetry-proto package (the protocol's own generated code), not Cascade's.
 """
@@ -79,12 +82,7 @@ def check(args):
     _, trace_id, parent_id, _ = args.traceparent.split("-")
     deadline = time.monotonic() + args.wait
     while True:
-        spans = []
-        try:
-            with open(args.spans) as lines:
-                spans = [json.loads(line) for line in lines if line.strip()]
-        except FileNotFoundError:
-            pass
+        spans = read_spans(args.spans)
         ours = [s for s in spans if s["trace_id"] == trace_id]
         names = {s["name"] for s in ours}
         if "cascade.v1.Cascade/Search" in names and all(stage in names for stage in STAGES):
@@ -122,10 +120,33 @@ def check(args):
     assert by_name["queue"][0]["end"] <= by_name["encode"][0]["start"] + 1000, by_name
     assert by_name["encode"][0]["end"] <= by_name["retrieve"][0]["start"] + 1000, by_name
     if args.only_this_trace:
-        others = {(s["trace_id"], s["name"]) for s in spans if s["trace_id"] != trace_id}
+        allowed = {trace_id} | {tp.split("-")[1] for tp in args.also_trace}
+        others = {(s["trace_id"], s["name"]) for s in spans if s["trace_id"] not in allowed}
         assert not others, f"spans of traces the sampling ratio 0 should have dropped: {sorted(others)[:5]}"
     print(f"otlp: trace {trace_id}: Search span under the caller's {parent_id}, with "
           + ", ".join(f"{name} x{len(spans)}" for name, spans in sorted(by_name.items())))
+
+
+def read_spans(path):
+    try:
+        with open(path) as lines:
+            return [json.loads(line) for line in lines if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def count(args):
+    _, trace_id, parent_id, _ = args.traceparent.split("-")
+    deadline = time.monotonic() + args.wait
+    while True:
+        searches = [s for s in read_spans(args.spans)
+                    if s["trace_id"] == trace_id and s["name"] == "cascade.v1.Cascade/Search"]
+        if len(searches) >= args.searches or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(searches) == args.searches, f"{len(searches)} Search spans in trace {trace_id}, expected {args.searches}"
+    assert all(s["parent_span_id"] == parent_id for s in searches), searches
+    print(f"otlp: trace {trace_id}: {len(searches)} Search spans, each under the caller's {parent_id}")
 
 
 def main():
@@ -142,8 +163,15 @@ def main():
     check_parser.add_argument("--wait", type=float, default=20)
     check_parser.add_argument("--only-this-trace", action="store_true",
                               help="no other trace may have arrived (the server samples new traces at 0)")
+    check_parser.add_argument("--also-trace", action="append", default=[],
+                              help="a traceparent whose trace may have arrived too")
+    count_parser = commands.add_parser("count")
+    count_parser.add_argument("--spans", required=True)
+    count_parser.add_argument("--traceparent", required=True)
+    count_parser.add_argument("--searches", type=int, required=True)
+    count_parser.add_argument("--wait", type=float, default=20)
     args = parser.parse_args()
-    serve(args) if args.command == "serve" else check(args)
+    {"serve": serve, "check": check, "count": count}[args.command](args)
 
 
 if __name__ == "__main__":
