@@ -115,7 +115,8 @@ public final class CascadeServer: Sendable {
             GRPCServerService(
                 server: makeGRPCServer(transport: transport, tracing: tracing),
                 onListening: { [self] in
-                    let address = try await transport.listeningAddress
+                    // No address: the listener failed to bind, and serve() throws why (address in use...).
+                    guard let address = try? await transport.listeningAddress else { return }
                     let port = address.ipv4?.port ?? address.ipv6?.port ?? config.port
                     health.set(.serving, for: "")
                     health.set(.serving, for: "cascade.v1.Cascade")

@@ -9,7 +9,7 @@ import UnixSignals
 struct GRPCServerService: Service {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
     /// Runs once the listener is bound (reports the address).
-    let onListening: @Sendable () async throws -> Void
+    let onListening: @Sendable () async -> Void
     /// Runs when graceful shutdown begins, before the listener closes.
     let onShutdown: @Sendable () -> Void
     let logger: Logger
@@ -19,7 +19,7 @@ struct GRPCServerService: Service {
             try await withGracefulShutdownHandler {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await server.serve() }
-                    try await onListening()
+                    await onListening()
                 }
             } onGracefulShutdown: {
                 onShutdown()

@@ -1,5 +1,6 @@
 import CascadeAPI
 import GRPCCore
+import Server
 import Testing
 
 /// The ServiceGroup's shutdown paths that the drain test (OperationsTests) does not take.
@@ -39,6 +40,23 @@ import Testing
         // One rerank at least was still waiting for the model when the second request came.
         #expect(succeeded.contains(false), "\(succeeded)")
         try await server.waitUntilStopped()
+    }
+
+    @Test func aPortInUseFailsRunWithTheTransportsReason() async throws {
+        let first = try await RunningServer.start(reranker: false)
+        let second = try CascadeServer(
+            config: {
+                var config = first.server.config
+                config.port = first.port
+                return config
+            }(), pipeline: first.pipeline)
+        do {
+            try await second.run { _ in Issue.record("a second server listened on a port in use") }
+            Issue.record("run returned without an error")
+        } catch {
+            #expect("\(error)".lowercased().contains("address already in use"), "\(error)")
+        }
+        try await first.stop()
     }
 
     @Test func aShutdownBeforeRunMakesRunReturnAtOnce() async throws {
