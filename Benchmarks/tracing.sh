@@ -33,21 +33,26 @@ pids+=($!)
 for _ in $(seq 1 100); do [ -s "$work/otlp.port" ] && break; sleep 0.1; done
 [ -s "$work/otlp.port" ] || fail "the OTLP receiver did not start"
 
+# Started here, not in a $(...) subshell: a server must stay this script's child, so cleanup stops
+# it and /work/quiet counts it as part of the timing run.
 start_server() {  # name, store, extra flags...
   local name=$1 store=$2
   shift 2
   "$bin/cascade" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" \
     --host 127.0.0.1 --port 0 --log-level warning "$@" >"$work/$name.out" 2>"$work/$name.log" &
   pids+=($!)
+}
+address_of() {  # name
   for _ in $(seq 1 600); do
-    grep -q '^listening on ' "$work/$name.out" && break
+    grep -q '^listening on ' "$work/$1.out" && break
     sleep 0.1
   done
-  sed -n 's/^listening on //p' "$work/$name.out"
+  sed -n 's/^listening on //p' "$work/$1.out"
 }
-plain=$(start_server plain "$work/store")
-traced=$(start_server traced "$work/store-traced" --otel-endpoint "http://127.0.0.1:$(cat "$work/otlp.port")" \
-  --otel-sampling 1)
+start_server plain "$work/store"
+start_server traced "$work/store-traced" --otel-endpoint "http://127.0.0.1:$(cat "$work/otlp.port")" --otel-sampling 1
+plain=$(address_of plain)
+traced=$(address_of traced)
 [ -n "$plain" ] && [ -n "$traced" ] || fail "a server did not start"
 
 bench() {  # address -> JSON
