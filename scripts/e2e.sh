@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end checks from outside the Swift test process, run by scripts/test.sh after swift test:
 # a real `cascade serve` on loopback (a fresh index of 300 sample passages, MiniLM retriever,
-# MiniLM + the seeded head as reranker), the independent Python grpcio client against it, and a
-# short real cascade-bench run (closed loop, open loop, a sweep). Uses the debug build.
+# MiniLM + the seeded head as reranker), the independent Python grpcio client against it, a
+# short real cascade-bench run (closed loop, open loop, a sweep), and the spans of a traced Search
+# arriving at a small OTLP receiver (Python grpcio + opentelemetry-proto). Uses the debug build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -11,8 +12,10 @@ model=.cache/models/all-MiniLM-L6-v2
 head=Tests/Fixtures/Transformer/minilm-head/model.safetensors
 work=$(mktemp -d)
 server_pid=""
+receiver_pid=""
 cleanup() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill -KILL "$server_pid" 2>/dev/null || true; fi
+  if [ -n "$receiver_pid" ] && kill -0 "$receiver_pid" 2>/dev/null; then kill -TERM "$receiver_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -22,8 +25,19 @@ head -300 samples/debian-desc/corpus.jsonl >"$work/corpus.jsonl"
 "$bin/cascade" index --model "$model" --store "$work/store" "$work/corpus.jsonl" 2>"$work/index.log" \
   || fail "cascade index failed: $(tail -3 "$work/index.log")"
 
+# The OTLP receiver the server sends spans to. The server samples new traces at 0, so only calls
+# whose caller sampled its trace (traceparent flags 01) arrive: the bench's calls do not.
+python=$(Tests/PythonClient/venv.sh) || fail "cannot make the light Python venv"
+"$python" Tests/PythonClient/otlp_receiver.py serve --spans "$work/spans.jsonl" --port-file "$work/otlp.port" \
+  2>"$work/otlp.log" &
+receiver_pid=$!
+for _ in $(seq 1 100); do [ -s "$work/otlp.port" ] && break; sleep 0.1; done
+[ -s "$work/otlp.port" ] || fail "the OTLP receiver did not start: $(tail -3 "$work/otlp.log")"
+otlp="http://127.0.0.1:$(cat "$work/otlp.port")"
+
 "$bin/cascade" serve --store "$work/store" --retriever "$model" --reranker "$model" --reranker-head "$head" \
-  --host 127.0.0.1 --port 0 --metrics-port 0 >"$work/server.out" 2>"$work/server.log" &
+  --host 127.0.0.1 --port 0 --metrics-port 0 --otel-endpoint "$otlp" --otel-sampling 0 \
+  >"$work/server.out" 2>"$work/server.log" &
 server_pid=$!
 address=""
 for _ in $(seq 1 600); do
@@ -69,9 +83,24 @@ echo "== e2e: cascade eval against the server"
 python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["evaluated"] == 20, r; print("eval:", r["mean"])' \
   "$work/eval.json" || fail "cascade eval --server did not evaluate 20 queries"
 
+echo "== e2e: a Search sent with a traceparent continues that trace (spans at the OTLP receiver)"
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+trace_id=$(random_hex 16)
+traceparent="00-$trace_id-$(random_hex 8)-01"
+bench_traceparent="00-$(random_hex 16)-$(random_hex 8)-01"
+"${bench[@]}" --requests 3 --traceparent "$bench_traceparent" --json >/dev/null || fail "traced bench failed"
+"$python" Tests/PythonClient/otlp_receiver.py count --spans "$work/spans.jsonl" --traceparent "$bench_traceparent" \
+  --searches 8 || fail "cascade-bench --traceparent: its calls are not in its trace"  # 5 warm-up + 3
+"$bin/cascade" query --server "$address" --traceparent "$traceparent" --retrieve-k 30 --rerank-k 5 --top-n 3 \
+  "tool to check ABI changes of a C++ library" >/dev/null || fail "the traced query failed"
+"$python" Tests/PythonClient/otlp_receiver.py check --spans "$work/spans.jsonl" --traceparent "$traceparent" \
+  --retrieve-k 30 --rerank-k 5 --only-this-trace --also-trace "$bench_traceparent" \
+  || fail "the spans of the traced Search are not right"
+grep -q "trace_id=$trace_id" "$work/server.log" || fail "the Search's log line does not carry its trace id"
+
 kill -TERM "$server_pid"
 status=0
 wait "$server_pid" || status=$?
 server_pid=""
 [ "$status" -eq 0 ] || fail "the server exited with $status after SIGTERM"
-echo "e2e: 4 passed, 0 failed"
+echo "e2e: 5 passed, 0 failed"

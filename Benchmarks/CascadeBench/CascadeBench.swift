@@ -4,6 +4,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import LoadTesting
+import W3CTraceContext
 
 @main
 struct CascadeBench: AsyncParsableCommand {
@@ -90,6 +91,10 @@ struct CascadeBench: AsyncParsableCommand {
     @Flag(help: "Closed loop: retry at once after RESOURCE_EXHAUSTED instead of waiting the server's pushback.")
     var noPushback = false
 
+    @Option(
+        help: "A W3C traceparent (00-TRACE_ID-SPAN_ID-FLAGS) sent with every call: the server's spans join that trace.")
+    var traceparent: String?
+
     @Option(help: "Seed of the Poisson schedule.")
     var seed: UInt64 = 0x5EED
 
@@ -102,6 +107,10 @@ struct CascadeBench: AsyncParsableCommand {
             _ = try ServerAddress(parsing: target)
         } catch {
             throw ValidationError(error.message)
+        }
+        if let traceparent, (try? TraceContext(traceParentHeaderValue: traceparent)) == nil {
+            throw ValidationError(
+                "--traceparent must be a W3C traceparent, 00-<32 hex>-<16 hex>-<2 hex> (got \(traceparent))")
         }
         if ca != nil, !tls {
             throw ValidationError("--ca only applies with --tls")
@@ -225,6 +234,7 @@ struct CascadeBench: AsyncParsableCommand {
         if let apiKey {
             metadata.addString("Bearer \(apiKey)", forKey: "authorization")
         }
+        if let traceparent { metadata.addString(traceparent, forKey: "traceparent") }
         var options = CallOptions.defaults
         options.timeout = .milliseconds(Int64(deadlineMs ?? timeout * 1000))
         let includeText = includeText

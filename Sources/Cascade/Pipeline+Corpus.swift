@@ -22,8 +22,15 @@ extension Pipeline {
             admission in
             let rerankStart = ContinuousClock.now
             let scored = try await score(pairs, budget: nil, admission: admission)
-            if let started = scored.started { trace.queue = admission.admitted.duration(to: started) }
-            trace.rerank = rerankStart.duration(to: .now) - trace.queue
+            if let started = scored.started {
+                trace.queue = admission.admitted.duration(to: started)
+                trace.mark(.queue, from: admission.admitted, to: started)
+            }
+            let end = ContinuousClock.now
+            trace.rerank = rerankStart.duration(to: end) - trace.queue
+            trace.mark(
+                .rerank, from: end - trace.rerank, to: end,
+                attributes: ["pairs": passages.count, "cache_hits": scored.cacheHits, "tokens": pairs.tokens])
             return scored
         }
         let scores = scored.scores
@@ -51,7 +58,9 @@ extension Pipeline {
             return store.count
         }
         trace.write += done.ran
-        trace.total = start.duration(to: .now)
+        let end = ContinuousClock.now
+        trace.mark(.write, from: end - done.ran, to: end, attributes: ["passages": passages.count])
+        trace.total = start.duration(to: end)
         return WriteResult(count: passages.count, corpusSize: done.value, trace: trace)
     }
 
@@ -74,7 +83,10 @@ extension Pipeline {
         }
         trace.queue += done.waited
         trace.write += done.ran
-        trace.total = start.duration(to: .now)
+        let end = ContinuousClock.now
+        trace.mark(.queue, from: end - done.ran - done.waited, to: end - done.ran)
+        trace.mark(.write, from: end - done.ran, to: end, attributes: ["ids": ids.count])
+        trace.total = start.duration(to: end)
         return WriteResult(count: ids.count, corpusSize: done.value, trace: trace)
     }
 

@@ -121,7 +121,9 @@ public final class Pipeline: Sendable {
         var trace = Trace()
         let (query, plan) = (request.query, request.plan)
 
-        let encoding = trace.measure(.tokenize) { retriever.tokenizer.encode(query, maxLength: retriever.maxLength) }
+        let encoding = trace.measure(.tokenize, attributes: ["texts": 1]) {
+            retriever.tokenizer.encode(query, maxLength: retriever.maxLength)
+        }
         var price = WorkCost(encodeTokens: encoding.count, scans: 1)
         if plan.rerankK > 0 {
             let pairTokens = scheduler.expectedTokensPerPair
@@ -138,11 +140,19 @@ public final class Pipeline: Sendable {
             trace.encode = retrieved.encode
             trace.retrieve = retrieved.retrieve
             let hits = retrieved.hits
+            let encoded = retrieved.started + retrieved.encode
+            trace.mark(.queue, from: admission.admitted, to: retrieved.started)
+            trace.mark(.encode, from: retrieved.started, to: encoded, attributes: ["tokens": encoding.count])
+            trace.mark(
+                .retrieve, from: encoded, to: encoded + retrieved.retrieve,
+                attributes: ["retrieve_k": plan.retrieveK, "hits": hits.count, "corpus_size": store.count])
 
             // The final top_n lies within the first max(rerank_k, top_n) retrieved (reranking only
             // reorders the first rerank_k), so one read fetches every text the request needs.
             let needed = min(hits.count, max(plan.rerankK, plan.includeText ? plan.topN : 0))
-            let fetched = try trace.measure(.fetch) { try store.passages(ids: hits.prefix(needed).map(\.id)) }
+            let fetched = try trace.measure(.fetch, attributes: ["passages": needed]) {
+                try store.passages(ids: hits.prefix(needed).map(\.id))
+            }
 
             // A passage deleted between the scan and the read has no text: drop its hit.
             var candidates: [(rank: Int, hit: Hit, text: String?)] = []
@@ -167,6 +177,12 @@ public final class Pipeline: Sendable {
                 trace.rerank = rerankStart.duration(to: .now) - (trace.tokenize - tokenizing)
                 scores = scored.scores
                 cacheHits = scored.cacheHits
+                trace.mark(
+                    .rerank, from: rerankStart, to: .now,
+                    attributes: [
+                        "rerank_k": plan.rerankK, "pairs": wanted, "scored": scores.count,
+                        "cache_hits": scored.cacheHits, "tokens": pairs.tokens,
+                    ])
                 if scores.count < wanted {
                     scheduler.observer?.rerankBudgetCut(requested: wanted, reranked: scores.count)
                 }
@@ -192,6 +208,10 @@ public final class Pipeline: Sendable {
                         retrievalRank: candidate.rank, text: plan.includeText ? candidate.text : nil))
             }
             trace.total = start.duration(to: .now)
+            trace.attributes = [
+                "retrieve_k": plan.retrieveK, "rerank_k": plan.rerankK, "top_n": plan.topN, "hits": results.count,
+                "reranked": rerankCount, "rerank_cache_hits": cacheHits,
+            ]
             return SearchResult(
                 hits: results, plan: plan, trace: trace, reranked: rerankCount, rerankCacheHits: cacheHits)
         }
@@ -226,7 +246,7 @@ public final class Pipeline: Sendable {
         }
         let cached = rerankCache.scores(for: keys)
         let missing = passages.indices.filter { cached[$0] == nil }
-        let encodings = trace.measure(.tokenize) {
+        let encodings = trace.measure(.tokenize, attributes: ["texts": missing.count]) {
             reranker.encode(query: query, passages: missing.map { passages[$0].text })
         }
         let pairs = PreparedPairs(keys: keys, cached: cached, missing: missing, encodings: encodings)
@@ -270,7 +290,7 @@ public final class Pipeline: Sendable {
 
     /// Bi-encoder embeddings of `texts`, in input order, as bulk work (after interactive work).
     func encode(_ texts: [String], deadline: ContinuousClock.Instant?, trace: inout Trace) async throws -> [[Float]] {
-        let encodings = trace.measure(.tokenize) { retriever.encode(texts) }
+        let encodings = trace.measure(.tokenize, attributes: ["texts": texts.count]) { retriever.encode(texts) }
         let tokens = encodings.reduce(0) { $0 + $1.count }
         if tokens > limits.maxEncodeTokens {
             throw CascadeError.invalidArgument(
@@ -282,10 +302,16 @@ public final class Pipeline: Sendable {
         let vectors = try await scheduler.withAdmission(WorkCost(bulkTokens: tokens), deadline: deadline, bulk: true) {
             admission in
             let embedded = try await scheduler.embed(encodings, for: admission)
-            if let started = embedded.started { trace.queue = admission.admitted.duration(to: started) }
+            if let started = embedded.started {
+                trace.queue = admission.admitted.duration(to: started)
+                trace.mark(.queue, from: admission.admitted, to: started)
+            }
             return embedded.vectors
         }
-        trace.encode = start.duration(to: .now) - trace.queue
+        let end = ContinuousClock.now
+        trace.encode = start.duration(to: end) - trace.queue
+        trace.mark(
+            .encode, from: end - trace.encode, to: end, attributes: ["texts": texts.count, "tokens": tokens])
         return vectors
     }
 }

@@ -4,8 +4,28 @@ public enum Stage: String, CaseIterable, Sendable {
     case queue, tokenize, encode, retrieve, fetch, rerank, write, total
 }
 
+/// One stretch of a request's time, kept so a tracer can turn it into a span: the stage, when it
+/// began and ended, and counts that say how much work it was (tokens, hits, pairs).
+public struct StageSpan: Sendable, Equatable {
+    public var stage: Stage
+    public var start: ContinuousClock.Instant
+    public var end: ContinuousClock.Instant
+    public var attributes: [String: Int]
+
+    public init(
+        stage: Stage, start: ContinuousClock.Instant, end: ContinuousClock.Instant, attributes: [String: Int] = [:]
+    ) {
+        self.stage = stage
+        self.start = start
+        self.end = end
+        self.attributes = attributes
+    }
+}
+
 /// Where one request's time went. Stages it did not run stay zero. `queue` is time spent waiting
-/// for the model thread, summed over every model run the request made.
+/// for the model thread, summed over every model run the request made. `spans` holds the same
+/// stages as intervals, in the order they ended (a stage that ran twice, like tokenize for the
+/// query and then for the rerank pairs, has two).
 public struct Trace: Sendable, Equatable {
     public var queue: Duration = .zero
     public var tokenize: Duration = .zero
@@ -15,6 +35,9 @@ public struct Trace: Sendable, Equatable {
     public var rerank: Duration = .zero
     public var write: Duration = .zero
     public var total: Duration = .zero
+    public var spans: [StageSpan] = []
+    /// Counts that describe the whole request (its cutoffs, how many hits), for its span.
+    public var attributes: [String: Int] = [:]
 
     public init() {}
 
@@ -52,15 +75,31 @@ public struct Trace: Sendable, Equatable {
         return UInt64(seconds) * 1_000_000 + UInt64(attoseconds / 1_000_000_000_000)
     }
 
-    /// Runs `body` and adds its wall time to `stage`.
-    public mutating func measure<T>(_ stage: Stage, _ body: () throws -> T) rethrows -> T {
+    /// Runs `body`, adds its wall time to `stage` and records it as a span.
+    public mutating func measure<T>(
+        _ stage: Stage, attributes: [String: Int] = [:], _ body: () throws -> T
+    ) rethrows -> T {
         let start = ContinuousClock.now
-        defer { self[stage] += start.duration(to: .now) }
+        defer {
+            let end = ContinuousClock.now
+            self[stage] += start.duration(to: end)
+            spans.append(StageSpan(stage: stage, start: start, end: end, attributes: attributes))
+        }
         return try body()
     }
 
-    /// Adds every stage of `other` to this trace (`total` included).
+    /// Records a span whose time was measured elsewhere (by the scheduler's thread, say); the
+    /// stage's duration is left to the caller, which may sum several.
+    public mutating func mark(
+        _ stage: Stage, from start: ContinuousClock.Instant, to end: ContinuousClock.Instant,
+        attributes: [String: Int] = [:]
+    ) {
+        spans.append(StageSpan(stage: stage, start: start, end: max(start, end), attributes: attributes))
+    }
+
+    /// Adds every stage of `other` to this trace (`total` included) and takes its spans.
     public mutating func add(_ other: Trace) {
         for stage in Stage.allCases { self[stage] += other[stage] }
+        spans += other.spans
     }
 }

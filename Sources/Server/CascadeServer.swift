@@ -1,19 +1,24 @@
 import Cascade
 import Compute
-import Dispatch
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import ServiceLifecycle
 import Synchronization
 import Transformer
+import UnixSignals
 
 /// The gRPC server: `cascade.v1.Cascade` and `grpc.health.v1.Health` over HTTP/2 (TLS when
-/// configured), an optional API key, and Prometheus metrics on a separate HTTP port.
+/// configured), an optional API key, Prometheus metrics on a separate HTTP port, and spans to an
+/// OTLP collector when one is configured.
 ///
-/// Shutdown (`shutdown()`, SIGTERM or SIGINT once `installSignalHandlers()` ran): health turns
-/// NOT_SERVING and Watch streams end, the listener closes, calls in flight finish, then `run`
-/// returns. Calls still running after `shutdownGraceSeconds` (or at a second signal) are cancelled.
+/// `run` runs these as a swift-service-lifecycle `ServiceGroup` (the trace exporter, the metrics
+/// endpoint, the gRPC server; shut down in the reverse order). Shutdown (`shutdown()`, or SIGTERM
+/// or SIGINT when `run` handles signals): health turns NOT_SERVING and Watch streams end, the
+/// listener closes, calls in flight finish, the metrics listener closes, the exporter sends the
+/// spans it holds, then `run` returns. Calls still running after `shutdownGraceSeconds` (or at a
+/// second shutdown request) are cancelled.
 public final class CascadeServer: Sendable {
     public static let version = "0.1.0"
 
@@ -30,18 +35,22 @@ public final class CascadeServer: Sendable {
     public let health = HealthStatus()
     private let logger: Logger
     private let apiKey: String?
-    private let shutdownBegun = AsyncStream.makeStream(of: Void.self)
-    private let shutdownForced = AsyncStream.makeStream(of: Void.self)
+    /// Given by the embedder (tests); otherwise made from `otel_endpoint` when the server runs.
+    private let tracing: RequestTracing?
     private let state = Mutex(State())
 
     private struct State {
         var shuttingDown = false
-        var beginShutdown: (@Sendable () -> Void)?
-        var signalSources: [any DispatchSourceSignal] = []
+        var group: ServiceGroup?
+        var running: Task<Void, any Error>?
     }
 
-    /// A server over an existing pipeline (tests, embedding). Validates `config`.
-    public init(config: ServerConfig, pipeline: Pipeline, logger: Logger = Logger(label: "cascade.server")) throws {
+    /// A server over an existing pipeline (tests, embedding). Validates `config`. `tracing`
+    /// replaces the OTLP exporter `otel_endpoint` would make (its spans go where its tracer sends them).
+    public init(
+        config: ServerConfig, pipeline: Pipeline, logger: Logger = Logger(label: "cascade.server"),
+        tracing: RequestTracing? = nil
+    ) throws {
         try config.validate()
         self.config = config
         self.pipeline = pipeline
@@ -49,6 +58,7 @@ public final class CascadeServer: Sendable {
         logger.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
         self.logger = logger
         self.apiKey = try config.resolvedAPIKey()
+        self.tracing = tracing
         metrics.observeQueueDepth { [pipeline] in pipeline.queueDepth }
         pipeline.scheduler.observe(with: metrics)
     }
@@ -70,13 +80,80 @@ public final class CascadeServer: Sendable {
     }
 
     /// Serves until shut down. `onListening` is called once both listeners are bound (with the
-    /// real ports when 0 was asked for). Shuts the pipeline down before returning.
-    public func run(onListening: @escaping @Sendable (Addresses) -> Void = { _ in }) async throws {
+    /// real ports when 0 was asked for). With `handlingSignals`, SIGTERM and SIGINT call
+    /// `shutdown()`. Shuts the pipeline down before returning.
+    public func run(
+        handlingSignals: Bool = false, onListening: @escaping @Sendable (Addresses) -> Void = { _ in }
+    ) async throws {
         defer { pipeline.shutdown() }
+        if isShuttingDown { return }
+        var services: [any Service] = []
+        if handlingSignals {
+            let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+            services.append(SignalService(signals: signals) { [weak self] in self?.shutdown() })
+        }
+        var tracing = self.tracing ?? .off
+        if self.tracing == nil, let endpoint = config.otelEndpoint {
+            let otlp = try RequestTracing.otlp(endpoint: endpoint, sampling: config.otelSampling, logger: logger)
+            tracing = otlp.tracing
+            services.append(otlp.exporter)
+        }
+        var metricsServer: MetricsHTTPServer?
+        if let metricsPort = config.metricsPort {
+            let metrics = self.metrics
+            let server = try await MetricsHTTPServer.start(
+                host: config.metricsHost ?? config.host, port: metricsPort, render: { metrics.render() })
+            metricsServer = server
+            services.append(MetricsHTTPService(server: server))
+        }
+        let metricsPort = metricsServer?.port
         let transport = HTTP2ServerTransport.Posix(
             address: Self.socketAddress(host: config.host, port: config.port),
             transportSecurity: transportSecurity,
             config: .defaults { $0.rpc.maxRequestPayloadSize = config.maxRequestBytes })
+        services.append(
+            GRPCServerService(
+                server: makeGRPCServer(transport: transport, tracing: tracing),
+                onListening: { [self] in
+                    // No address: the listener failed to bind, and serve() throws why (address in use...).
+                    guard let address = try? await transport.listeningAddress else { return }
+                    let port = address.ipv4?.port ?? address.ipv6?.port ?? config.port
+                    health.set(.serving, for: "")
+                    health.set(.serving, for: "cascade.v1.Cascade")
+                    logger.info(
+                        "listening",
+                        metadata: [
+                            "address": .string("\(address)"), "tls": .stringConvertible(config.tls != nil),
+                            "auth": .stringConvertible(apiKey != nil),
+                            "metrics_port": .string(metricsPort.map { String($0) } ?? "off"),
+                            "tracing": .string(config.otelEndpoint ?? "off"),
+                            "corpus_size": .stringConvertible(pipeline.store.count),
+                        ])
+                    onListening(Addresses(host: config.host, port: port, metricsPort: metricsPort))
+                },
+                onShutdown: { [health] in health.close() }, logger: logger))
+
+        var configuration = ServiceGroupConfiguration(services: services, logger: logger)
+        configuration.maximumGracefulShutdownDuration = .milliseconds(Int64(config.shutdownGraceSeconds * 1000))
+        let group = ServiceGroup(configuration: configuration)
+        let running = Task { try await group.run() }
+        let stopping = state.withLock { state in
+            (state.group, state.running) = (group, running)
+            return state.shuttingDown
+        }
+        // A shutdown() that came while the services were being made found no group to stop.
+        if stopping { await group.triggerGracefulShutdown() }
+        try await withTaskCancellationHandler {
+            try await running.value
+        } onCancel: {
+            running.cancel()
+        }
+        logger.info("stopped")
+    }
+
+    private func makeGRPCServer(
+        transport: HTTP2ServerTransport.Posix, tracing: RequestTracing
+    ) -> GRPCServer<HTTP2ServerTransport.Posix> {
         var interceptors: [any ServerInterceptor] = [CallClock()]
         if let apiKey {
             let metrics = self.metrics
@@ -86,64 +163,10 @@ public final class CascadeServer: Sendable {
                 })
         }
         let service = CascadeService(
-            pipeline: pipeline, metrics: metrics, logger: logger,
+            pipeline: pipeline, metrics: metrics, logger: logger, tracing: tracing,
             draining: { [weak self] in self?.isShuttingDown ?? true })
-        let server = GRPCServer(
+        return GRPCServer(
             transport: transport, services: [service, HealthService(status: health)], interceptors: interceptors)
-        let alreadyStopping = state.withLock { state in
-            state.beginShutdown = { server.beginGracefulShutdown() }
-            return state.shuttingDown
-        }
-        if alreadyStopping { return }
-
-        var metricsServer: MetricsHTTPServer?
-        if let metricsPort = config.metricsPort {
-            let metrics = self.metrics
-            metricsServer = try await MetricsHTTPServer.start(
-                host: config.metricsHost ?? config.host, port: metricsPort, render: { metrics.render() })
-        }
-        let grace = Duration.milliseconds(Int64(config.shutdownGraceSeconds * 1000))
-        let (begun, forced, logger) = (shutdownBegun.stream, shutdownForced.stream, self.logger)
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await server.serve() }
-                group.addTask {
-                    // Graceful shutdown began: give calls in flight the grace period (or until a
-                    // second shutdown request), then end the group, which cancels them.
-                    for await _ in begun { break }
-                    if Task.isCancelled { return }
-                    await withTaskGroup(of: Void.self) { timer in
-                        timer.addTask { try? await Task.sleep(for: grace) }
-                        timer.addTask { for await _ in forced { break } }
-                        await timer.next()
-                        timer.cancelAll()
-                    }
-                    if Task.isCancelled { return }
-                    logger.warning("shutdown: cancelling calls still in flight")
-                }
-                let address = try await transport.listeningAddress
-                let port = address.ipv4?.port ?? address.ipv6?.port ?? config.port
-                health.set(.serving, for: "")
-                health.set(.serving, for: "cascade.v1.Cascade")
-                logger.info(
-                    "listening",
-                    metadata: [
-                        "address": .string("\(address)"), "tls": .stringConvertible(config.tls != nil),
-                        "auth": .stringConvertible(apiKey != nil),
-                        "metrics_port": .string(metricsServer.map { String($0.port) } ?? "off"),
-                        "corpus_size": .stringConvertible(pipeline.store.count),
-                    ])
-                onListening(Addresses(host: config.host, port: port, metricsPort: metricsServer?.port))
-                // Whichever ends first: serve (drained) or the watchdog (grace period over).
-                try await group.next()
-                group.cancelAll()
-            }
-        } catch {
-            await metricsServer?.stop()
-            throw error
-        }
-        await metricsServer?.stop()
-        logger.info("stopped")
     }
 
     /// True once `shutdown()` was called.
@@ -151,30 +174,17 @@ public final class CascadeServer: Sendable {
 
     /// Begins a graceful shutdown; a second call cancels the calls still in flight.
     public func shutdown() {
-        let (first, begin) = state.withLock { state in
+        let (first, group, running) = state.withLock { state in
             defer { state.shuttingDown = true }
-            return (!state.shuttingDown, state.beginShutdown)
+            return (!state.shuttingDown, state.group, state.running)
         }
         if first {
             logger.info("shutting down: draining calls in flight")
+            // NOT_SERVING before anything closes, so a load balancer stops sending calls first.
             health.close()
-            begin?()
-            shutdownBegun.continuation.yield()
+            if let group { Task { await group.triggerGracefulShutdown() } }
         } else {
-            shutdownForced.continuation.yield()
-        }
-    }
-
-    /// SIGTERM and SIGINT call `shutdown()` (twice: cancel what is still running).
-    public func installSignalHandlers() {
-        state.withLock { state in
-            for number in [SIGTERM, SIGINT] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { [weak self] in self?.shutdown() }
-                source.resume()
-                state.signalSources.append(source)
-            }
+            running?.cancel()
         }
     }
 

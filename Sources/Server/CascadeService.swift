@@ -2,23 +2,28 @@ import Cascade
 import CascadeAPI
 import GRPCCore
 import Logging
+import OTel
+import Tracing
 import VectorStore
 
 /// `cascade.v1.Cascade` over a `Pipeline`. Each call gets a request id (the caller's
 /// `x-request-id`, else a fresh one, echoed back in the response metadata), one structured log
-/// line with its stage times, and a count and stage histograms in the metrics.
+/// line with its stage times (and, when traced, its trace and span ids), a count and stage
+/// histograms in the metrics, and a span per call and per stage (`RequestTracing`).
 public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
     public let pipeline: Pipeline
     public let metrics: ServerMetrics
     public let logger: Logger
     public let version: String
+    public let tracing: RequestTracing
     /// True once the server began a graceful shutdown: calls in flight are then left to finish.
     let draining: @Sendable () -> Bool
 
     public init(
         pipeline: Pipeline, metrics: ServerMetrics, logger: Logger, version: String = CascadeServer.version,
-        draining: @escaping @Sendable () -> Bool = { false }
+        tracing: RequestTracing = .off, draining: @escaping @Sendable () -> Bool = { false }
     ) {
+        self.tracing = tracing
         self.pipeline = pipeline
         self.metrics = metrics
         self.logger = logger
@@ -119,6 +124,15 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         _ method: String, _ request: ServerRequest<Request>,
         _ body: @escaping @Sendable (Request, ContinuousClock.Instant?) async throws -> (Response, Trace?)
     ) async -> ServerResponse<Response> {
+        await tracing.withCallSpan(method, metadata: request.metadata) { span in
+            await handle(method, request, span: span, body)
+        }
+    }
+
+    private func handle<Request: Sendable, Response: Sendable>(
+        _ method: String, _ request: ServerRequest<Request>, span: any Span,
+        _ body: @escaping @Sendable (Request, ContinuousClock.Instant?) async throws -> (Response, Trace?)
+    ) async -> ServerResponse<Response> {
         let start = ContinuousClock.now
         let requestID = RequestID.from(request.metadata)
         let message = request.message
@@ -133,12 +147,16 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         }
         let elapsed = start.duration(to: .now)
         let responseMetadata: Metadata = ["x-request-id": .string(requestID)]
+        span.attributes["cascade.request_id"] = requestID
         switch outcome {
         case .success(let (response, trace)):
+            if let trace { tracing.recordStages(of: trace, under: span) }
             metrics.record(method: method, code: nil, trace: trace ?? Self.totalOnly(elapsed))
             log(method: method, requestID: requestID, code: nil, message: nil, trace: trace, elapsed: elapsed)
             return ServerResponse(message: response, metadata: responseMetadata)
         case .failure(var error):
+            span.attributes["rpc.grpc.status_code"] = error.code.rawValue
+            span.setStatus(SpanStatus(code: .error, message: error.message))
             metrics.record(method: method, code: error.code, trace: Self.totalOnly(elapsed))
             log(
                 method: method, requestID: requestID, code: error.code, message: error.message, trace: nil,
@@ -147,6 +165,8 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
             return ServerResponse(error: error)
         }
     }
+
+    private static let traceIDs = OTel.makeLoggingMetadataProvider()
 
     private static func totalOnly(_ elapsed: Duration) -> Trace {
         var trace = Trace()
@@ -199,6 +219,8 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         }
         fields["total_us"] = .stringConvertible(Self.totalOnly(elapsed).microseconds(.total))
         if let message { fields["error"] = .string(message) }
+        // The current span's ids (trace_id, span_id): a log line leads to its trace.
+        fields.merge(Self.traceIDs.get()) { own, _ in own }
         let level: Logger.Level = code == .internalError || code == .unknown ? .error : .info
         logger.log(level: level, "rpc", metadata: fields)
     }

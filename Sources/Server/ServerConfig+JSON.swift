@@ -31,7 +31,7 @@ extension ServerConfig {
             "host", "port", "metrics_port", "metrics_host", "index", "retriever", "reranker", "reranker_head",
             "read_only", "retriever_precision", "reranker_precision", "tls", "api_key",
             "api_key_file", "defaults", "limits", "scheduler", "max_request_bytes",
-            "shutdown_grace_seconds", "compute_threads", "log_level",
+            "shutdown_grace_seconds", "compute_threads", "log_level", "otel_endpoint", "otel_sampling",
         ])
         var config = ServerConfig()
         config.host = try json.string("host") ?? config.host
@@ -58,6 +58,8 @@ extension ServerConfig {
         config.shutdownGraceSeconds = try json.double("shutdown_grace_seconds") ?? config.shutdownGraceSeconds
         config.computeThreads = try json.int("compute_threads")
         config.logLevel = try json.string("log_level") ?? config.logLevel
+        config.otelEndpoint = try json.string("otel_endpoint")
+        config.otelSampling = try json.double("otel_sampling") ?? config.otelSampling
 
         if let tls = try json.object("tls") {
             try tls.refuseUnknownKeys(["certificate", "key"])

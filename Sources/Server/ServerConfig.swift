@@ -63,6 +63,10 @@ public struct ServerConfig: Sendable, Equatable {
     public var computeThreads: Int?
     /// swift-log level: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
+    /// An OTLP/gRPC collector (`http://HOST:PORT`) to send spans to; nil: no tracing.
+    public var otelEndpoint: String?
+    /// The share of new traces kept (0...1); a caller's sampled trace is always continued.
+    public var otelSampling = 1.0
 
     public init() {}
 
@@ -85,6 +89,8 @@ public struct ServerConfig: Sendable, Equatable {
         public var rerankerPrecision: Precision?
         public var computeThreads: Int?
         public var logLevel: String?
+        public var otelEndpoint: String?
+        public var otelSampling: Double?
 
         public init() {}
     }
@@ -109,6 +115,8 @@ public struct ServerConfig: Sendable, Equatable {
         rerankerPrecision = overrides.rerankerPrecision ?? rerankerPrecision
         computeThreads = overrides.computeThreads ?? computeThreads
         logLevel = overrides.logLevel ?? logLevel
+        otelEndpoint = overrides.otelEndpoint ?? otelEndpoint
+        otelSampling = overrides.otelSampling ?? otelSampling
     }
 
     /// Refuses a configuration the server could not run with; messages name the key.
@@ -141,6 +149,17 @@ public struct ServerConfig: Sendable, Equatable {
         if Self.logLevels[logLevel] == nil {
             throw fail(
                 "log_level must be one of \(Self.logLevels.keys.sorted().joined(separator: ", ")) (got \(logLevel))")
+        }
+        if let otelEndpoint {
+            let scheme = otelEndpoint.split(separator: ":", maxSplits: 1).first ?? ""
+            guard scheme == "http" || scheme == "https",
+                let url = URLComponents(string: otelEndpoint), url.host?.isEmpty == false, url.port != nil
+            else {
+                throw fail("otel_endpoint must be http://HOST:PORT or https://HOST:PORT (got \(otelEndpoint))")
+            }
+        }
+        if !(0...1).contains(otelSampling) {
+            throw fail("otel_sampling must be in 0...1 (got \(otelSampling))")
         }
         do {
             try limits.validate()

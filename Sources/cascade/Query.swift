@@ -6,6 +6,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Server
 import SwiftProtobuf
+import W3CTraceContext
 
 struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,6 +51,9 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: "Seconds before the call is abandoned (DEADLINE_EXCEEDED).")
     var timeout: Double = 30
 
+    @Option(help: "A W3C traceparent (00-TRACE_ID-SPAN_ID-FLAGS) for the server to continue this trace from.")
+    var traceparent: String?
+
     @Flag(help: "One JSON object instead of the table.")
     var json = false
 
@@ -63,6 +67,10 @@ struct QueryCommand: AsyncParsableCommand {
         if info && query != nil { throw ValidationError("give a query or --info, not both") }
         if !info && query == nil { throw ValidationError("give a query (or --info)") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        if let traceparent, (try? TraceContext(traceParentHeaderValue: traceparent)) == nil {
+            throw ValidationError(
+                "--traceparent must be a W3C traceparent, 00-<32 hex>-<16 hex>-<2 hex> (got \(traceparent))")
+        }
         _ = try target()
     }
 
@@ -75,6 +83,7 @@ struct QueryCommand: AsyncParsableCommand {
         options.waitForReady = false
         var metadata: Metadata = [:]
         if let apiKey { metadata.addString("Bearer \(apiKey)", forKey: "authorization") }
+        if let traceparent { metadata.addString(traceparent, forKey: "traceparent") }
         do {
             try await withGRPCClient(transport: transport) { client in
                 let cascade = Cascade_V1_Cascade.Client(wrapping: client)

@@ -13,7 +13,8 @@ struct ServeCommand: AsyncParsableCommand {
             the flags, which override the file. Once listening, prints `listening on HOST:PORT` on \
             stdout (the real port when --port 0 asked for an ephemeral one). Logs go to stderr, one \
             line per request. SIGTERM or SIGINT drains the calls in flight and exits 0; a second \
-            signal cancels what is still running.
+            signal cancels what is still running. With --otel-endpoint, each call is a span (a child \
+            of the caller's when it sends a W3C traceparent) with a span per stage, sent over OTLP/gRPC.
             """
     )
 
@@ -65,6 +66,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
+    @Option(help: "Send spans over OTLP/gRPC to this collector, http://HOST:PORT (default: no tracing).")
+    var otelEndpoint: String?
+
+    @Option(help: "The share of new traces sent, 0...1 (default 1); a caller's sampled trace is always continued.")
+    var otelSampling: Double?
+
     @Flag(help: "Open the index read-only (replicas sharing one copy); Upsert and Delete are refused.")
     var readOnly = false
 
@@ -92,8 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw StartupFailure(message: "cannot start the server: \(error)")
         }
-        server.installSignalHandlers()
-        try await server.run { addresses in
+        try await server.run(handlingSignals: true) { addresses in
             // Written straight to the descriptor (no stdio buffer), so a script or test reading a
             // pipe sees the port at once.
             var lines = "listening on \(addresses.host):\(addresses.port)\n"
@@ -122,6 +128,8 @@ struct ServeCommand: AsyncParsableCommand {
         overrides.rerankerPrecision = rerankerPrecision
         overrides.computeThreads = computeThreads
         overrides.logLevel = logLevel
+        overrides.otelEndpoint = otelEndpoint
+        overrides.otelSampling = otelSampling
         return overrides
     }
 }

@@ -118,6 +118,7 @@ final class RunningServer: Sendable {
     /// instead of a copy of the base index.
     static func start(
         reranker: Bool = true, readOnly: Bool = false, index: URL? = nil, logger: Logger? = nil,
+        tracing: RequestTracing? = nil,
         configure: (inout ServerConfig) -> Void = { _ in }
     ) async throws -> RunningServer {
         let shared = try Fixtures.shared()
@@ -135,7 +136,8 @@ final class RunningServer: Sendable {
             store: store, retriever: shared.retriever, reranker: reranker ? shared.reranker : nil,
             configuration: config.pipelineConfiguration)
         let server = try CascadeServer(
-            config: config, pipeline: pipeline, logger: logger ?? Logger(label: "cascade.server.test"))
+            config: config, pipeline: pipeline, logger: logger ?? Logger(label: "cascade.server.test"),
+            tracing: tracing)
         let (addresses, continuation) = AsyncStream.makeStream(of: CascadeServer.Addresses.self)
         let task = Task {
             defer { continuation.finish() }

@@ -1,0 +1,68 @@
+import CascadeAPI
+import GRPCCore
+import Server
+import Testing
+
+/// The ServiceGroup's shutdown paths that the drain test (OperationsTests) does not take.
+@Suite struct LifecycleTests {
+    @Test func aSecondShutdownCancelsTheCallsInFlightAndRunStillReturns() async throws {
+        let server = try await RunningServer.start { $0.scheduler.maxQueueMs = 600_000 }
+        let passages = Array(try Fixtures.shared().passages.prefix(64)).map { passage in
+            Cascade_V1_Passage.with {
+                $0.id = passage.id
+                $0.text = passage.text
+            }
+        }
+        let inFlight = Task {
+            try await server.withClient { client in
+                await withTaskGroup(of: Bool.self) { group in
+                    for _ in 0..<2 {
+                        group.addTask {
+                            (try? await client.rerank(
+                                .with {
+                                    $0.query = "chess"; $0.passages = passages
+                                })) != nil
+                        }
+                    }
+                    return await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+        }
+        var waited = 0
+        while server.pipeline.queueDepth == 0 && waited < 600 {
+            try await Task.sleep(for: .milliseconds(10))
+            waited += 1
+        }
+        try #require(server.pipeline.queueDepth > 0, "the reranks never reached the model queue")
+        server.server.shutdown()
+        server.server.shutdown()
+        let succeeded = try await inFlight.value
+        // One rerank at least was still waiting for the model when the second request came.
+        #expect(succeeded.contains(false), "\(succeeded)")
+        try await server.waitUntilStopped()
+    }
+
+    @Test func aPortInUseFailsRunWithTheTransportsReason() async throws {
+        let first = try await RunningServer.start(reranker: false)
+        let second = try CascadeServer(
+            config: {
+                var config = first.server.config
+                config.port = first.port
+                return config
+            }(), pipeline: first.pipeline)
+        do {
+            try await second.run { _ in Issue.record("a second server listened on a port in use") }
+            Issue.record("run returned without an error")
+        } catch {
+            #expect("\(error)".lowercased().contains("address already in use"), "\(error)")
+        }
+        try await first.stop()
+    }
+
+    @Test func aShutdownBeforeRunMakesRunReturnAtOnce() async throws {
+        let server = try await RunningServer.start()
+        try await server.stop()
+        // Stopped servers stay stopped: a second run returns without listening.
+        try await server.server.run { _ in Issue.record("a stopped server listened again") }
+    }
+}
