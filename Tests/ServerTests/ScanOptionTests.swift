@@ -59,7 +59,7 @@ import VectorStore
             // All at once: queries with equal options share scans, the rest do not mix with them.
             let together = try await withThrowingTaskGroup(of: (Int, Int, [Cascade_V1_SearchHit]).self) { group in
                 for (index, query) in SchedulerTests.queries.enumerated() {
-                    for (option, (rescoreK, nprobe)) in [(100, all), (nil, 1), (20, 3)].enumerated() {
+                    for (option, (rescoreK, nprobe)) in [(UInt32?(100), all), (nil, 1), (20, 3)].enumerated() {
                         group.addTask {
                             (index, option, try await Self.search(client, query, rescoreK: rescoreK, nprobe: nprobe))
                         }
