@@ -145,7 +145,7 @@ public final class Pipeline: Sendable {
             trace.mark(.encode, from: retrieved.started, to: encoded, attributes: ["tokens": encoding.count])
             trace.mark(
                 .retrieve, from: encoded, to: encoded + retrieved.retrieve,
-                attributes: ["retrieve_k": plan.retrieveK, "hits": hits.count, "corpus_size": store.count])
+                attributes: ["retrieve_k": plan.retrieveK, "hits": hits.count])
 
             // The final top_n lies within the first max(rerank_k, top_n) retrieved (reranking only
             // reorders the first rerank_k), so one read fetches every text the request needs.

@@ -143,8 +143,9 @@ public final class ComputePool: @unchecked Sendable {
         var niceness = 0
         while true {
             let current = waitForLoop(after: seen, worker)
-            if nice.load(ordering: .relaxed) != niceness {
-                niceness = nice.load(ordering: .relaxed)
+            let wanted = nice.load(ordering: .relaxed)
+            if wanted != niceness {
+                niceness = wanted
                 lowerCurrentThreadPriority(to: niceness)
             }
             seen = current >> 8

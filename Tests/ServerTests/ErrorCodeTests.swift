@@ -149,12 +149,7 @@ import Testing
         let server = try await RunningServer.start {
             $0.limits.queueCapacity = 1
         }
-        let passages = Array(try Fixtures.shared().passages.prefix(16)).map { passage in
-            Cascade_V1_Passage.with {
-                $0.id = passage.id
-                $0.text = passage.text
-            }
-        }
+        let passages = try Fixtures.messages(16)
         let codes = try await server.withClient { client in
             try await withThrowingTaskGroup(of: RPCError.Code?.self) { group in
                 for _ in 0..<8 {

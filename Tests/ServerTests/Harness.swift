@@ -64,6 +64,16 @@ enum Fixtures {
         return Shared(retriever: retriever, reranker: reranker, passages: passages, baseIndex: base)
     }
 
+    /// The first `count` fixture passages as the API's messages (what Rerank and Upsert take).
+    static func messages(_ count: Int) throws -> [Cascade_V1_Passage] {
+        try shared().passages.prefix(count).map { passage in
+            Cascade_V1_Passage.with {
+                $0.id = passage.id
+                $0.text = passage.text
+            }
+        }
+    }
+
     /// The first `count` passages of the bundled Debian descriptions corpus.
     static func samplePassages(_ count: Int) throws -> [Passage] {
         let url = packageRoot.appendingPathComponent("samples/debian-desc/corpus.jsonl")

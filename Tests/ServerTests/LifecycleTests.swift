@@ -7,12 +7,7 @@ import Testing
 @Suite struct LifecycleTests {
     @Test func aSecondShutdownCancelsTheCallsInFlightAndRunStillReturns() async throws {
         let server = try await RunningServer.start { $0.scheduler.maxQueueMs = 600_000 }
-        let passages = Array(try Fixtures.shared().passages.prefix(64)).map { passage in
-            Cascade_V1_Passage.with {
-                $0.id = passage.id
-                $0.text = passage.text
-            }
-        }
+        let passages = try Fixtures.messages(64)
         let inFlight = Task {
             try await server.withClient { client in
                 await withTaskGroup(of: Bool.self) { group in

@@ -130,12 +130,7 @@ import VectorStore
             // Both calls must be admitted however slow the machine: admission is not tested here.
             $0.scheduler.maxQueueMs = 600_000
         }
-        let passages = Array(try Fixtures.shared().passages.prefix(24)).map { passage in
-            Cascade_V1_Passage.with {
-                $0.id = passage.id
-                $0.text = passage.text
-            }
-        }
+        let passages = try Fixtures.messages(24)
         let inFlight = Task {
             try await server.withClient { client in
                 try await withThrowingTaskGroup(of: Cascade_V1_RerankResponse.self) { group in

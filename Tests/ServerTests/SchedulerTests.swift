@@ -44,12 +44,7 @@ import Testing
         let passesBefore = Self.metric(try server.scrapeMetrics(), #"cascade_batch_rows_count{class="query"}"#)
         #expect(passesBefore >= Double(Self.queries.count))
 
-        let passages = Array(try Fixtures.shared().passages.prefix(8)).map { passage in
-            Cascade_V1_Passage.with {
-                $0.id = passage.id
-                $0.text = passage.text
-            }
-        }
+        let passages = try Fixtures.messages(8)
         let together = try await server.withClient { client in
             // A rerank holds the model while the searches arrive, so they wait together.
             async let busy = client.rerank(
@@ -92,12 +87,7 @@ import Testing
             $0.scheduler.rerankBatchTokens = 1 << 20
             $0.scheduler.maxQueueMs = 60_000
         }
-        let passages = Array(try Fixtures.shared().passages.prefix(48)).map { passage in
-            Cascade_V1_Passage.with {
-                $0.id = passage.id
-                $0.text = passage.text
-            }
-        }
+        let passages = try Fixtures.messages(48)
         let (rerankEnded, searchEnded, search) = try await server.withClient { client in
             async let rerank: ContinuousClock.Instant = {
                 _ = try await client.rerank(
