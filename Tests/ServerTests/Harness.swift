@@ -6,6 +6,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import Server
 import Synchronization
+import Testing
 import Transformer
 import VectorStore
 
@@ -158,6 +159,17 @@ final class RunningServer: Sendable {
         }
         try await task.value
         throw TestFailure("the server stopped before it listened")
+    }
+
+    /// Waits (up to 6 s) until a call waits for the model, so that calls started before are
+    /// in the server when the test goes on.
+    func waitUntilModelWorkQueues() async throws {
+        var waited = 0
+        while pipeline.queueDepth == 0 && waited < 600 {
+            try await Task.sleep(for: .milliseconds(10))
+            waited += 1
+        }
+        try #require(pipeline.queueDepth > 0, "the calls never reached the model queue")
     }
 
     /// Graceful shutdown; waits for `run` to return.

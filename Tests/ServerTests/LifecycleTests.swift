@@ -23,12 +23,7 @@ import Testing
                 }
             }
         }
-        var waited = 0
-        while server.pipeline.queueDepth == 0 && waited < 600 {
-            try await Task.sleep(for: .milliseconds(10))
-            waited += 1
-        }
-        try #require(server.pipeline.queueDepth > 0, "the reranks never reached the model queue")
+        try await server.waitUntilModelWorkQueues()
         server.server.shutdown()
         server.server.shutdown()
         let succeeded = try await inFlight.value

@@ -147,12 +147,7 @@ import VectorStore
             }
         }
         // Both calls are in the server once one model run waits behind the other.
-        var waited = 0
-        while server.pipeline.queueDepth == 0 && waited < 600 {
-            try await Task.sleep(for: .milliseconds(10))
-            waited += 1
-        }
-        try #require(server.pipeline.queueDepth > 0, "the reranks never reached the model queue")
+        try await server.waitUntilModelWorkQueues()
         server.server.shutdown()
         #expect(server.server.health.status(of: "") == .notServing)
 
