@@ -73,7 +73,9 @@ import Testing
         let stopping = ContinuousClock.now
         try await server.stop()
         let took = stopping.duration(to: .now)
-        #expect(took < .seconds(15), "shutdown took \(took) with an unreachable collector")
+        // The exporter gives up after 3 s; a hang would never end. The bound leaves room for a
+        // machine busy with other tests, not for a retry loop.
+        #expect(took < .seconds(60), "shutdown took \(took) with an unreachable collector")
     }
 }
 

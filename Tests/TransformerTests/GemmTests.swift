@@ -54,7 +54,13 @@ import Testing
                         Int32(columns))
                     let expected = Self.reference(x, w, y, rows: rows, columns: columns, depth: depth)
                     let difference = Self.maxDifference(got, expected)
-                    #expect(difference < 1e-4, "rows \(rows) columns \(columns) depth \(depth): \(difference)")
+                    // Two fp32 sums in different orders (OpenBLAS's AVX-512 kernel blocks depth
+                    // otherwise than AVX2's) part by about eps * sqrt(depth) * the terms' size:
+                    // 1.2e-4 was seen at depth 384. A wrong index is off by order one.
+                    let tolerance = Float(1e-4) * max(1, Float(depth).squareRoot() / 8)
+                    #expect(
+                        difference < tolerance,
+                        "rows \(rows) columns \(columns) depth \(depth): \(difference)")
                 }
             }
         }
