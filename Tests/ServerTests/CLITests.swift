@@ -130,7 +130,13 @@ import Testing
     @Test func serveRefusesABadConfiguration() throws {
         let missing = try Self.run(["serve", "--retriever", "/nonexistent"])
         #expect(missing.status != 0)
-        #expect(missing.stderr.contains("index is not set"), "\(missing.stderr)")
+        #expect(
+            missing.stderr.contains(
+                "index is not set: give the index folder (--store, or \"index\" in the config file)"),
+            "\(missing.stderr)")
+        // The flag the message names is one `serve` has.
+        let help = try Self.run(["serve", "--help"])
+        #expect(help.stdout.contains("--store <store>"), "\(help.stdout)")
         let directory = try Fixtures.temporaryDirectory("config")
         let config = directory.appendingPathComponent("server.json")
         try #"{"index": "/x", "retriever": "/y", "limits": {"max_rerank": 5}}"#.write(
