@@ -118,6 +118,18 @@ import Testing
         #expect(log.contains("stopped"))
     }
 
+    @Test func queryRefusesAServerThatIsNotHostPort() throws {
+        for (server, message) in [
+            ("localhost", #"--server "localhost" has no port: use host:port, e.g. 127.0.0.1:50051"#),
+            ("::1:50051", #"--server "::1:50051": put an IPv6 address in brackets, e.g. [::1]:50051"#),
+            ("localhost:0", #"--server "localhost:0": port "0" must be a number from 1 to 65535"#),
+        ] {
+            let result = try Self.run(["query", "--server", server, "chess"])
+            #expect(result.status == 64, "\(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+        }
+    }
+
     @Test func queryReportsAnUnreachableServer() throws {
         // Bind and close a socket to get a port nobody listens on.
         let result = try Self.run([
