@@ -53,17 +53,21 @@ let package = Package(
             name: "VectorStore", dependencies: ["CLMDB", "COpenBLAS", "Compute", "CKernels"], swiftSettings: optimized),
         // TREC qrels and runs, trec_eval's measures, cutoff sweeps and their Pareto frontier.
         .target(name: "Evaluation"),
+        // What the server and its clients (cascade query, cascade-bench) agree on, with no dependencies:
+        // the timing stages, gRPC status names, host:port targets.
+        .target(name: "CascadeWire"),
         // The search pipeline: tokenize, encode, retrieve, fetch, rerank, merge; one model run at a time.
-        .target(name: "Cascade", dependencies: ["Compute", "Tokenization", "Transformer", "VectorStore"]),
+        .target(
+            name: "Cascade", dependencies: ["CascadeWire", "Compute", "Tokenization", "Transformer", "VectorStore"]),
         // Corpus files into a store: resumable, batched by length, bad lines reported by number.
         .target(name: "Indexing", dependencies: ["Cascade", "Tokenization", "Transformer", "VectorStore"]),
         // The gRPC API generated from Proto/ (scripts/generate-proto.sh): messages, clients, service protocols.
-        .target(name: "CascadeAPI", dependencies: grpc),
+        .target(name: "CascadeAPI", dependencies: ["CascadeWire"] + grpc),
         // The gRPC server: services, health, auth, Prometheus metrics, OTLP spans, lifecycle (ServiceGroup).
         .target(
             name: "Server",
             dependencies: [
-                "Cascade", "CascadeAPI", "Compute", "VectorStore", "Transformer",
+                "Cascade", "CascadeAPI", "CascadeWire", "Compute", "Tokenization", "VectorStore", "Transformer",
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -81,7 +85,7 @@ let package = Package(
             name: "cascade",
             dependencies: [
                 "Tokenization", "Transformer", "VectorStore", "Indexing", "Evaluation", "Cascade", "Server",
-                "CascadeAPI",
+                "CascadeAPI", "CascadeWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -101,13 +105,13 @@ let package = Package(
         // Load generation logic for cascade-bench: schedules, latency recording, reports.
         .target(
             name: "LoadTesting",
-            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["CascadeWire", .product(name: "Histogram", package: "hdrhistogram-swift")],
             path: "Benchmarks/LoadTesting"
         ),
         .executableTarget(
             name: "cascade-bench",
             dependencies: [
-                "LoadTesting", "CascadeAPI",
+                "LoadTesting", "CascadeAPI", "CascadeWire",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -125,7 +129,7 @@ let package = Package(
         .testTarget(name: "IndexingTests", dependencies: ["Indexing"]),
         // Runs the built `cascade` (and `cascade-bench`, for ReadmeTests) binaries as a user would.
         .testTarget(name: "CLITests", dependencies: ["cascade", "cascade-bench", "VectorStore"]),
-        .testTarget(name: "BenchTests", dependencies: ["LoadTesting"]),
+        .testTarget(name: "BenchTests", dependencies: ["LoadTesting", "CascadeWire"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [

@@ -34,8 +34,9 @@ if [[ ! -x "$plugin_dir/protoc-gen-swift" || ! -x "$plugin_dir/protoc-gen-grpc-s
     )
 fi
 
-rm -rf "$OUT"
+# Only the generated files: Sources/CascadeAPI also holds hand-written extensions (Timing+Stage.swift).
 mkdir -p "$OUT"
+rm -f "$OUT"/*.pb.swift "$OUT"/*.grpc.swift
 cd "$ROOT/Proto"
 protos=(cascade/v1/cascade.proto grpc/health/v1/health.proto)
 protoc \

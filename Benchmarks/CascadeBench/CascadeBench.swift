@@ -1,5 +1,6 @@
 import ArgumentParser
 import CascadeAPI
+import CascadeWire
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -104,6 +105,10 @@ struct CascadeBench: AsyncParsableCommand {
     func validate() throws {
         do {
             _ = try makePlan()
+        } catch {
+            throw ValidationError(error.message)
+        }
+        do {
             _ = try ServerAddress(parsing: target)
         } catch {
             throw ValidationError(error.message)
@@ -146,7 +151,7 @@ struct CascadeBench: AsyncParsableCommand {
         let endpoint = try ServerAddress(parsing: target)
         let queryList = try QueryFile.load(path: queries)
         let transport = try HTTP2ClientTransport.Posix(
-            target: endpoint.host.contains(":")
+            target: endpoint.isIPv6
                 ? .ipv6(address: endpoint.host, port: endpoint.port) : .dns(host: endpoint.host, port: endpoint.port),
             transportSecurity: transportSecurity()
         )
@@ -251,11 +256,8 @@ struct CascadeBench: AsyncParsableCommand {
             do {
                 let response = try await client.search(
                     request: ClientRequest(message: request, metadata: metadata), options: options)
-                let t = response.timing
-                return .success(
-                    StageTimings(
-                        queue: t.queueUs, tokenize: t.tokenizeUs, encode: t.encodeUs, retrieve: t.retrieveUs,
-                        fetch: t.fetchUs, rerank: t.rerankUs, total: t.totalUs))
+                let timing = response.timing
+                return .success(StageTimings { timing[$0] })
             } catch let error as RPCError {
                 var backOffNanos: UInt64 = 0
                 if backOff, error.code == .resourceExhausted,

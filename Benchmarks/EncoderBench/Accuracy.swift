@@ -43,10 +43,25 @@ func measureAccuracy(queries path: String, model: URL, precisions: [Precision]) 
                 + String(
                     format: "worst cosine %.5f, 1st percentile %.5f, mean %.6f, %d under %.3f", cosines[0],
                     percentile1, mean, below, goal))
-        let json: [String: Any] = [
-            "engine": "swift-\(precision.rawValue)", "kernel_path": kernelPath, "queries": cosines.count,
-            "worst_cosine": cosines[0], "p1_cosine": percentile1, "mean_cosine": mean, "under_goal": below,
-        ]
-        print(String(data: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), encoding: .utf8)!)
+        try printJSON(
+            AccuracyReport(
+                engine: "swift-\(precision.rawValue)", kernelPath: kernelPath, queries: cosines.count,
+                worstCosine: cosines[0], p1Cosine: percentile1, meanCosine: mean, underGoal: below))
+    }
+}
+
+/// The accuracy run's JSON line.
+struct AccuracyReport: Encodable {
+    var engine: String
+    var kernelPath: String
+    var queries: Int
+    var worstCosine, p1Cosine, meanCosine: Double
+    /// Queries whose cosine to fp32 is under the precision's goal.
+    var underGoal: Int
+
+    enum CodingKeys: String, CodingKey {
+        case engine, queries
+        case kernelPath = "kernel_path", worstCosine = "worst_cosine", p1Cosine = "p1_cosine"
+        case meanCosine = "mean_cosine", underGoal = "under_goal"
     }
 }

@@ -132,13 +132,33 @@ func measure(_ precision: Precision) throws {
             + "\(encoder.architecture) \(options.batch)x\(options.length), \(options.threads) threads, "
             + "OpenBLAS \(computeKernelName): \(Int(throughput)) tokens/s (median of \(options.runs)), "
             + String(format: "%d-token query %.3f ms (median of %d)", options.queryLength, latency, options.queryRuns))
-    var json: [String: Any] = [
-        "engine": "swift-\(precision.rawValue)", "kernel": computeKernelName, "kernel_path": encoder.kernelPath,
-        "threads": options.threads, "tokens_per_s": throughput, "query_ms": latency,
-        "load_s": encoder.loadSeconds,
-    ]
-    if let rerankMs { json["rerank_20x160_ms"] = rerankMs }
-    print(String(data: try JSONSerialization.data(withJSONObject: json, options: [.sortedKeys]), encoding: .utf8)!)
+    try printJSON(
+        SpeedReport(
+            engine: "swift-\(precision.rawValue)", kernel: computeKernelName, kernelPath: encoder.kernelPath,
+            threads: options.threads, tokensPerSecond: throughput, queryMs: latency, loadSeconds: encoder.loadSeconds,
+            rerankMs: rerankMs))
+}
+
+/// The speed run's JSON line, which Benchmarks/encoder.sh reads.
+struct SpeedReport: Encodable {
+    var engine, kernel, kernelPath: String
+    var threads: Int
+    var tokensPerSecond, queryMs, loadSeconds: Double
+    /// Absent without a reranker run.
+    var rerankMs: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case engine, kernel, threads
+        case kernelPath = "kernel_path", tokensPerSecond = "tokens_per_s", queryMs = "query_ms"
+        case loadSeconds = "load_s", rerankMs = "rerank_20x160_ms"
+    }
+}
+
+/// One JSON object on one line, keys sorted, for the scripts that collect the results.
+func printJSON(_ report: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(report), as: UTF8.self))
 }
 
 do {

@@ -1,3 +1,4 @@
+import CascadeWire
 import Histogram
 
 /// Histograms of one run: end-to-end latency (from the intended send time), service time (from
@@ -9,7 +10,7 @@ public struct LatencyRecorder: Sendable {
     public private(set) var latency = LatencyRecorder.makeHistogram()
     public private(set) var service = LatencyRecorder.makeHistogram()
     public private(set) var stages: [Stage: Histogram<UInt64>] = Dictionary(
-        uniqueKeysWithValues: Stage.allCases.map { ($0, LatencyRecorder.makeHistogram()) })
+        uniqueKeysWithValues: Stage.search.map { ($0, LatencyRecorder.makeHistogram()) })
     /// Failed requests by gRPC status code name.
     public private(set) var errors: [String: Int] = [:]
     public private(set) var completed = 0
@@ -39,7 +40,7 @@ public struct LatencyRecorder: Sendable {
             if sample.serviceNanos <= deadlineNanos ?? .max { onTime += 1 }
             Self.record(&latency, micros: sample.latencyNanos / 1000)
             Self.record(&service, micros: sample.serviceNanos / 1000)
-            for stage in Stage.allCases {
+            for stage in Stage.search {
                 Self.record(&stages[stage, default: Self.makeHistogram()], micros: timings[stage])
             }
         case .failure(let code, _):

@@ -1,3 +1,4 @@
+import CascadeWire
 import Foundation
 import Histogram
 
@@ -112,7 +113,7 @@ public struct RunReport: Equatable, Codable, Sendable {
         if failed > 0 {
             rows.append(Self.row("failed calls", failureMicros))
         }
-        for stage in Stage.allCases {
+        for stage in Stage.search {
             if let summary = stageMicros[stage.rawValue] {
                 rows.append(Self.row(stage == .total ? "server total" : "  \(stage.rawValue)", summary))
             }

@@ -1,42 +1,26 @@
+import CascadeWire
+
 /// The server's own account of a request, from the response's `Timing`, in microseconds.
 public struct StageTimings: Equatable, Sendable {
-    public var queue: UInt64
-    public var tokenize: UInt64
-    public var encode: UInt64
-    public var retrieve: UInt64
-    public var fetch: UInt64
-    public var rerank: UInt64
-    public var total: UInt64
+    private var micros: [Stage: UInt64]
 
-    public init(
-        queue: UInt64 = 0, tokenize: UInt64 = 0, encode: UInt64 = 0, retrieve: UInt64 = 0, fetch: UInt64 = 0,
-        rerank: UInt64 = 0, total: UInt64 = 0
-    ) {
-        self.queue = queue
-        self.tokenize = tokenize
-        self.encode = encode
-        self.retrieve = retrieve
-        self.fetch = fetch
-        self.rerank = rerank
-        self.total = total
+    /// Stages not given are zero.
+    public init(_ micros: [Stage: UInt64] = [:]) {
+        self.micros = micros
     }
 
-    public subscript(stage: Stage) -> UInt64 {
-        switch stage {
-        case .queue: queue
-        case .tokenize: tokenize
-        case .encode: encode
-        case .retrieve: retrieve
-        case .fetch: fetch
-        case .rerank: rerank
-        case .total: total
-        }
+    /// Each search stage's time, as `micros` gives it (e.g. a response's `Timing`).
+    public init(_ micros: (Stage) -> UInt64) {
+        self.micros = Dictionary(uniqueKeysWithValues: Stage.search.map { ($0, micros($0)) })
     }
+
+    public subscript(stage: Stage) -> UInt64 { micros[stage] ?? 0 }
 }
 
-/// The server-side stages, in pipeline order; `total` is the server's wall time for the request.
-public enum Stage: String, CaseIterable, Codable, Sendable {
-    case queue, tokenize, encode, retrieve, fetch, rerank, total
+extension Stage {
+    /// The stages a Search reports, in pipeline order: all but `write` (a search writes nothing);
+    /// `total` is the server's wall time for the request.
+    public static let search = allCases.filter { $0 != .write }
 }
 
 /// How a request ended: with the server's timings, or with a gRPC status code name

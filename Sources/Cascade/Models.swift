@@ -5,12 +5,16 @@ import VectorStore
 
 /// Reads `max_seq_length` from a sentence-transformers folder: the length the model was trained
 /// for and that sentence-transformers truncates to (256 for all-MiniLM-L6-v2, not the tokenizer's 512).
+/// An absent or unreadable file means no such limit (the tokenizer's applies), as in sentence-transformers.
 func sentenceTransformersMaxLength(in directory: URL) -> Int? {
+    struct SentenceBertConfig: Decodable {
+        var maxSeqLength: Int?
+
+        enum CodingKeys: String, CodingKey { case maxSeqLength = "max_seq_length" }
+    }
     let url = directory.appendingPathComponent("sentence_bert_config.json")
-    guard let data = try? Data(contentsOf: url),
-        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-    else { return nil }
-    return object["max_seq_length"] as? Int
+    guard let data = try? Data(contentsOf: url) else { return nil }
+    return (try? JSONFile.decode(SentenceBertConfig.self, from: data))?.maxSeqLength
 }
 
 /// Stage 1: a bi-encoder and its tokenizer.

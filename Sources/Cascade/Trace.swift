@@ -1,8 +1,5 @@
-/// The stages a request's time is split into. The names are the wire names (proto `Timing`,
-/// Prometheus `stage` label, log keys).
-public enum Stage: String, CaseIterable, Sendable {
-    case queue, tokenize, encode, retrieve, fetch, rerank, write, total
-}
+// `Stage`, the one list of stages, is the wire's (clients share it); users of the pipeline get it with it.
+@_exported import CascadeWire
 
 /// One stretch of a request's time, kept so a tracer can turn it into a span: the stage, when it
 /// began and ended, and counts that say how much work it was (tokens, hits, pairs).

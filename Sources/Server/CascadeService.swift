@@ -174,27 +174,12 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         return trace
     }
 
+    /// The status a failed call ends with: a `CascadeError` or `RPCError` carries its own; a
+    /// cancellation says whether its deadline or its caller ended it.
     static func rpcError(from error: any Error, cancelled reason: CallCancellation.Reason?) -> RPCError {
         switch error {
-        case let error as RPCError:
-            return error
-        case let error as CascadeError:
-            switch error {
-            case .invalidArgument, .unknownIds: return RPCError(code: .invalidArgument, message: error.description)
-            case .failedPrecondition: return RPCError(code: .failedPrecondition, message: error.description)
-            case .overloaded(let refusal):
-                // gRPC's own retry throttling reads this trailer: clients back off instead of
-                // hammering a full server with calls it will refuse.
-                var metadata = Metadata()
-                let milliseconds =
-                    refusal.retryAfter.components.seconds * 1000
-                    + refusal.retryAfter.components.attoseconds / 1_000_000_000_000_000
-                metadata.addString(String(max(1, milliseconds)), forKey: "grpc-retry-pushback-ms")
-                return RPCError(code: .resourceExhausted, message: error.description, metadata: metadata)
-            case .deadlineExceeded: return RPCError(code: .deadlineExceeded, message: error.description)
-            case .shutDown: return RPCError(code: .unavailable, message: error.description)
-            case .configuration: return RPCError(code: .internalError, message: error.description)
-            }
+        case let error as any RPCErrorConvertible:
+            return RPCError(error)
         case is CancellationError:
             if reason == .deadline {
                 return RPCError(code: .deadlineExceeded, message: "deadline exceeded; queued work was dropped")

@@ -5,24 +5,7 @@ import VectorStore
 extension Cascade_V1_Timing {
     init(_ trace: Trace) {
         self.init()
-        for stage in Stage.allCases { self[keyPath: Self.field(stage)] = trace.microseconds(stage) }
-    }
-
-    /// Microseconds spent in `stage`.
-    public subscript(stage: Stage) -> UInt64 { self[keyPath: Self.field(stage)] }
-
-    /// The message's field for each stage.
-    private static func field(_ stage: Stage) -> WritableKeyPath<Cascade_V1_Timing, UInt64> {
-        switch stage {
-        case .queue: return \.queueUs
-        case .tokenize: return \.tokenizeUs
-        case .encode: return \.encodeUs
-        case .retrieve: return \.retrieveUs
-        case .fetch: return \.fetchUs
-        case .rerank: return \.rerankUs
-        case .write: return \.writeUs
-        case .total: return \.totalUs
-        }
+        for stage in Stage.allCases { self[stage] = trace.microseconds(stage) }
     }
 }
 

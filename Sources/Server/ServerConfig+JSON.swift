@@ -1,5 +1,6 @@
 import Cascade
 import Foundation
+import Tokenization
 import Transformer
 
 extension ServerConfig {
@@ -17,147 +18,170 @@ extension ServerConfig {
 
     /// Parses a JSON config; `source` names it in error messages.
     public static func parse(_ data: Data, source: String = "config") throws -> ServerConfig {
-        let root: Any
         do {
-            root = try JSONSerialization.jsonObject(with: data)
+            return try JSONFile.decode(File.self, from: data).config
         } catch {
-            throw ServerConfigError.invalid("\(source): not valid JSON (\(error.localizedDescription))")
-        }
-        guard let object = root as? [String: Any] else {
-            throw ServerConfigError.invalid("\(source): the top level must be a JSON object")
-        }
-        let json = JSONObject(values: object, path: "", source: source)
-        try json.refuseUnknownKeys([
-            "host", "port", "metrics_port", "metrics_host", "index", "retriever", "reranker", "reranker_head",
-            "read_only", "retriever_precision", "reranker_precision", "tls", "api_key",
-            "api_key_file", "defaults", "limits", "scheduler", "max_request_bytes",
-            "shutdown_grace_seconds", "compute_threads", "log_level", "otel_endpoint", "otel_sampling",
-        ])
-        var config = ServerConfig()
-        config.host = try json.string("host") ?? config.host
-        config.port = try json.int("port") ?? config.port
-        config.metricsPort = try json.int("metrics_port")
-        config.metricsHost = try json.string("metrics_host")
-        config.index = try json.string("index")
-        config.retriever = try json.string("retriever")
-        config.reranker = try json.string("reranker")
-        config.rerankerHead = try json.string("reranker_head")
-        config.readOnly = try json.bool("read_only") ?? config.readOnly
-        for (key, path) in [
-            ("retriever_precision", \ServerConfig.retrieverPrecision), ("reranker_precision", \.rerankerPrecision),
-        ] {
-            guard let name = try json.string(key) else { continue }
-            guard let precision = Precision(rawValue: name) else {
-                throw ServerConfigError.invalid("\(source): \(key) must be fp32, fp16 or int8 (got \"\(name)\")")
+            if error.path.isEmpty, error.reason.hasPrefix("must be") {
+                throw ServerConfigError.invalid("\(source): the top level must be a JSON object")
             }
-            config[keyPath: path] = precision
+            throw ServerConfigError.invalid("\(source): \(error.description)")
         }
-        config.apiKey = try json.string("api_key")
-        config.apiKeyFile = try json.string("api_key_file")
-        config.maxRequestBytes = try json.int("max_request_bytes") ?? config.maxRequestBytes
-        config.shutdownGraceSeconds = try json.double("shutdown_grace_seconds") ?? config.shutdownGraceSeconds
-        config.computeThreads = try json.int("compute_threads")
-        config.logLevel = try json.string("log_level") ?? config.logLevel
-        config.otelEndpoint = try json.string("otel_endpoint")
-        config.otelSampling = try json.double("otel_sampling") ?? config.otelSampling
+    }
 
-        if let tls = try json.object("tls") {
-            try tls.refuseUnknownKeys(["certificate", "key"])
-            config.tls = TLS(certificate: try tls.string("certificate") ?? "", key: try tls.string("key") ?? "")
+    /// The config file's format: snake_case keys, each optional (a missing key keeps its default),
+    /// unknown ones refused.
+    struct File: Decodable {
+        var config = ServerConfig()
+
+        enum Keys: String, CodingKey, CaseIterable {
+            case host, port, index, retriever, reranker, tls, defaults, limits, scheduler
+            case metricsPort = "metrics_port", metricsHost = "metrics_host", rerankerHead = "reranker_head"
+            case readOnly = "read_only", retrieverPrecision = "retriever_precision"
+            case rerankerPrecision = "reranker_precision", apiKey = "api_key", apiKeyFile = "api_key_file"
+            case maxRequestBytes = "max_request_bytes", shutdownGraceSeconds = "shutdown_grace_seconds"
+            case computeThreads = "compute_threads", logLevel = "log_level", otelEndpoint = "otel_endpoint"
+            case otelSampling = "otel_sampling"
         }
-        if let defaults = try json.object("defaults") {
-            try defaults.refuseUnknownKeys(["retrieve_k", "rerank_k", "top_n", "rescore_k", "nprobe"])
-            config.defaults.retrieveK = try defaults.int("retrieve_k") ?? config.defaults.retrieveK
-            config.defaults.rerankK = try defaults.int("rerank_k") ?? config.defaults.rerankK
-            config.defaults.topN = try defaults.int("top_n") ?? config.defaults.topN
-            config.defaults.rescoreK = try defaults.int("rescore_k") ?? config.defaults.rescoreK
-            config.defaults.nprobe = try defaults.int("nprobe") ?? config.defaults.nprobe
-        }
-        if let limits = try json.object("limits") {
-            let fields: [(String, WritableKeyPath<Limits, Int>)] = [
-                ("max_retrieve_k", \.maxRetrieveK), ("max_rerank_k", \.maxRerankK), ("max_top_n", \.maxTopN),
-                ("max_query_bytes", \.maxQueryBytes), ("max_text_bytes", \.maxTextBytes),
-                ("max_id_bytes", \.maxIdBytes), ("max_rerank_passages", \.maxRerankPassages),
-                ("max_embed_texts", \.maxEmbedTexts), ("max_upsert_passages", \.maxUpsertPassages),
-                ("max_delete_ids", \.maxDeleteIds), ("queue_capacity", \.queueCapacity),
-                ("max_rerank_tokens", \.maxRerankTokens), ("max_encode_tokens", \.maxEncodeTokens),
-            ]
-            try limits.refuseUnknownKeys(Set(fields.map(\.0)))
-            for (key, path) in fields {
-                if let value = try limits.int(key) { config.limits[keyPath: path] = value }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.strictContainer(keyedBy: Keys.self)
+            config.host = try c.string(.host) ?? config.host
+            config.port = try c.int(.port) ?? config.port
+            config.metricsPort = try c.int(.metricsPort)
+            config.metricsHost = try c.string(.metricsHost)
+            config.index = try c.string(.index)
+            config.retriever = try c.string(.retriever)
+            config.reranker = try c.string(.reranker)
+            config.rerankerHead = try c.string(.rerankerHead)
+            config.readOnly = try c.value(Bool.self, .readOnly, else: "must be true or false") ?? config.readOnly
+            for (key, path) in [
+                (Keys.retrieverPrecision, \ServerConfig.retrieverPrecision), (.rerankerPrecision, \.rerankerPrecision),
+            ] {
+                guard let name = try c.string(key) else { continue }
+                guard let precision = Precision(rawValue: name) else {
+                    throw c.failure(key, "must be fp32, fp16 or int8 (got \"\(name)\")")
+                }
+                config[keyPath: path] = precision
+            }
+            config.apiKey = try c.string(.apiKey)
+            config.apiKeyFile = try c.string(.apiKeyFile)
+            config.maxRequestBytes = try c.int(.maxRequestBytes) ?? config.maxRequestBytes
+            config.shutdownGraceSeconds = try c.number(.shutdownGraceSeconds) ?? config.shutdownGraceSeconds
+            config.computeThreads = try c.int(.computeThreads)
+            config.logLevel = try c.string(.logLevel) ?? config.logLevel
+            config.otelEndpoint = try c.string(.otelEndpoint)
+            config.otelSampling = try c.number(.otelSampling) ?? config.otelSampling
+            config.tls = try c.value(TLSFile.self, .tls, else: "must be an object")?.tls
+            if let defaults = try c.value(DefaultsFile.self, .defaults, else: "must be an object") {
+                config.defaults = defaults.apply(to: config.defaults)
+            }
+            if let limits = try c.value(Section<Limits>.self, .limits, else: "must be an object") {
+                config.limits = limits.apply(to: config.limits)
+            }
+            if let scheduler = try c.value(Section<SchedulerSettings>.self, .scheduler, else: "must be an object") {
+                config.scheduler = scheduler.apply(to: config.scheduler)
             }
         }
-        if let scheduler = try json.object("scheduler") {
-            let fields: [(String, WritableKeyPath<SchedulerSettings, Int>)] = [
-                ("max_queue_ms", \.maxQueueMs), ("max_batch_tokens", \.maxBatchTokens),
-                ("rerank_batch_tokens", \.rerankBatchTokens), ("aging_ms", \.agingMs),
-                ("rerank_cache_bytes", \.rerankCacheBytes), ("model_nice", \.modelNice),
-            ]
-            try scheduler.refuseUnknownKeys(Set(fields.map(\.0)))
-            for (key, path) in fields {
-                if let value = try scheduler.int(key) { config.scheduler[keyPath: path] = value }
+    }
+
+    struct TLSFile: Decodable {
+        var tls: TLS
+
+        enum Keys: String, CodingKey, CaseIterable { case certificate, key }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.strictContainer(keyedBy: Keys.self)
+            // Missing halves are reported by `validate`, after command-line flags had their say.
+            tls = TLS(certificate: try c.string(.certificate) ?? "", key: try c.string(.key) ?? "")
+        }
+    }
+
+    struct DefaultsFile: Decodable {
+        var retrieveK, rerankK, topN, rescoreK, nprobe: Int?
+
+        enum Keys: String, CodingKey, CaseIterable {
+            case retrieveK = "retrieve_k", rerankK = "rerank_k", topN = "top_n", rescoreK = "rescore_k", nprobe
+        }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.strictContainer(keyedBy: Keys.self)
+            (retrieveK, rerankK, topN) = (try c.int(.retrieveK), try c.int(.rerankK), try c.int(.topN))
+            (rescoreK, nprobe) = (try c.int(.rescoreK), try c.int(.nprobe))
+        }
+
+        func apply(to defaults: SearchDefaults) -> SearchDefaults {
+            var defaults = defaults
+            defaults.retrieveK = retrieveK ?? defaults.retrieveK
+            defaults.rerankK = rerankK ?? defaults.rerankK
+            defaults.topN = topN ?? defaults.topN
+            defaults.rescoreK = rescoreK ?? defaults.rescoreK
+            defaults.nprobe = nprobe ?? defaults.nprobe
+            return defaults
+        }
+    }
+
+    /// A section of integer settings (`limits`, `scheduler`): the values its file sets, by key.
+    struct Section<Settings: ConfigSection>: Decodable {
+        var values: [(WritableKeyPath<Settings, Int>, Int)] = []
+
+        init(from decoder: any Decoder) throws {
+            try decoder.refuseUnknownKeys(known: Settings.fields.map(\.0))
+            let c = try decoder.container(keyedBy: JSONFile.AnyKey.self)
+            for (name, path) in Settings.fields {
+                if let value = try c.int(JSONFile.AnyKey(name)) { values.append((path, value)) }
             }
         }
-        return config
+
+        func apply(to settings: Settings) -> Settings {
+            var settings = settings
+            for (path, value) in values { settings[keyPath: path] = value }
+            return settings
+        }
     }
 }
 
-/// A decoded JSON object that names its source and key path in every error.
-private struct JSONObject {
-    let values: [String: Any]
-    let path: String
-    let source: String
+/// A config section whose settings are all integers, with their file keys.
+protocol ConfigSection {
+    static var fields: [(String, WritableKeyPath<Self, Int>)] { get }
+}
 
-    func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+extension Limits: ConfigSection {
+    static var fields: [(String, WritableKeyPath<Limits, Int>)] {
+        [
+            ("max_retrieve_k", \.maxRetrieveK), ("max_rerank_k", \.maxRerankK), ("max_top_n", \.maxTopN),
+            ("max_query_bytes", \.maxQueryBytes), ("max_text_bytes", \.maxTextBytes),
+            ("max_id_bytes", \.maxIdBytes), ("max_rerank_passages", \.maxRerankPassages),
+            ("max_embed_texts", \.maxEmbedTexts), ("max_upsert_passages", \.maxUpsertPassages),
+            ("max_delete_ids", \.maxDeleteIds), ("queue_capacity", \.queueCapacity),
+            ("max_rerank_tokens", \.maxRerankTokens), ("max_encode_tokens", \.maxEncodeTokens),
+        ]
+    }
+}
 
-    func wrong(_ name: String, _ expected: String) -> ServerConfigError {
-        .invalid("\(source): \(key(name)) must be \(expected)")
+extension SchedulerSettings: ConfigSection {
+    static var fields: [(String, WritableKeyPath<SchedulerSettings, Int>)] {
+        [
+            ("max_queue_ms", \.maxQueueMs), ("max_batch_tokens", \.maxBatchTokens),
+            ("rerank_batch_tokens", \.rerankBatchTokens), ("aging_ms", \.agingMs),
+            ("rerank_cache_bytes", \.rerankCacheBytes), ("model_nice", \.modelNice),
+        ]
+    }
+}
+
+/// The config file's scalar types, with the messages its tests promise.
+extension KeyedDecodingContainer {
+    fileprivate func string(_ key: Key) throws -> String? {
+        try value(String.self, key, else: "must be a string")
     }
 
-    func refuseUnknownKeys(_ known: Set<String>) throws {
-        if let unknown = values.keys.sorted().first(where: { !known.contains($0) }) {
-            throw ServerConfigError.invalid(
-                "\(source): unknown key \(key(unknown)) (known: \(known.sorted().joined(separator: ", ")))")
-        }
+    /// Any JSON number (not a boolean, which JSON keeps apart).
+    fileprivate func number(_ key: Key) throws -> Double? {
+        try value(Double.self, key, else: "must be a number")
     }
 
-    func string(_ name: String) throws -> String? {
-        guard let value = values[name], !(value is NSNull) else { return nil }
-        guard let string = value as? String else { throw wrong(name, "a string") }
-        return string
-    }
-
-    func number(_ name: String) throws -> NSNumber? {
-        guard let value = values[name], !(value is NSNull) else { return nil }
-        // JSON booleans also bridge to NSNumber (and 0/1 to Bool), so tell them apart by type encoding.
-        guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else {
-            throw wrong(name, "a number")
-        }
-        return number
-    }
-
-    func bool(_ name: String) throws -> Bool? {
-        guard let value = values[name], !(value is NSNull) else { return nil }
-        guard let number = value as? NSNumber, String(cString: number.objCType) == "c" else {
-            throw wrong(name, "true or false")
-        }
-        return number.boolValue
-    }
-
-    func int(_ name: String) throws -> Int? {
-        guard let number = try number(name) else { return nil }
-        let double = number.doubleValue
-        guard double.rounded() == double, abs(double) < 1e15 else { throw wrong(name, "an integer") }
-        return Int(double)
-    }
-
-    func double(_ name: String) throws -> Double? {
-        try number(name)?.doubleValue
-    }
-
-    func object(_ name: String) throws -> JSONObject? {
-        guard let value = values[name], !(value is NSNull) else { return nil }
-        guard let object = value as? [String: Any] else { throw wrong(name, "an object") }
-        return JSONObject(values: object, path: key(name), source: source)
+    fileprivate func int(_ key: Key) throws -> Int? {
+        guard let number = try number(key) else { return nil }
+        guard number.rounded() == number, abs(number) < 1e15 else { throw failure(key, "must be an integer") }
+        return Int(number)
     }
 }

@@ -126,9 +126,13 @@ public struct ServerConfig: Sendable, Equatable {
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw fail("metrics_port must be in 0...65535 (got \(metricsPort))")
         }
-        if index == nil { throw fail("index is not set: give the index folder (--index or \"index\")") }
+        if index == nil {
+            throw fail("index is not set: give the index folder (--store, or \"index\" in the config file)")
+        }
         if retriever == nil {
-            throw fail("retriever is not set: give the bi-encoder's model folder (--retriever or \"retriever\")")
+            throw fail(
+                "retriever is not set: give the bi-encoder's model folder (--retriever, or \"retriever\" in the config file)"
+            )
         }
         if rerankerHead != nil && reranker == nil {
             throw fail("reranker_head is set but reranker is not: the head goes on the reranker's encoder folder")

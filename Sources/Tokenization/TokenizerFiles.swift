@@ -22,7 +22,9 @@ struct TokenizerFiles {
         let json = directory.appendingPathComponent("tokenizer.json")
         let txt = directory.appendingPathComponent("vocab.txt")
         let configURL = directory.appendingPathComponent("tokenizer_config.json")
-        let config = FileManager.default.fileExists(atPath: configURL.path) ? try readObject(configURL) : [:]
+        let config =
+            FileManager.default.fileExists(atPath: configURL.path)
+            ? try readJSON(TokenizerConfig.self, from: configURL) : TokenizerConfig()
         var files: TokenizerFiles
         if FileManager.default.fileExists(atPath: json.path) {
             files = try fromTokenizerJSON(json)
@@ -33,148 +35,59 @@ struct TokenizerFiles {
             throw TokenizerError.noVocabulary(directory: directory.path)
         }
         // transformers builds BertTokenizer's normalizer from these keys, over tokenizer.json's.
-        let options = ["do_lower_case", "strip_accents", "tokenize_chinese_chars"]
-        if options.contains(where: { config[$0] != nil }) {
-            try files.applyNormalizerOptions(config, file: configURL.path)
+        if config.normalizerOptions.setsAny {
+            files.normalizer = config.normalizerOptions.apply(to: files.normalizer ?? BertNormalizer())
         }
-        try files.applySpecialTokens(config, file: configURL.path, fromConfigOnly: !files.addedTokens.isEmpty)
-        if let limit = config["model_max_length"] {
-            guard let number = limit as? NSNumber, number.doubleValue >= 1 else {
-                throw TokenizerError.malformed(
-                    file: configURL.path, field: "model_max_length", reason: "must be a positive number")
-            }
-            files.modelMaxLength = number.doubleValue < 512 ? number.intValue : 512
+        files.applySpecialTokens(config, fromConfigOnly: !files.addedTokens.isEmpty)
+        if let limit = config.modelMaxLength {
+            files.modelMaxLength = limit < 512 ? Int(limit) : 512
         }
         return files
     }
 
     static func fromTokenizerJSON(_ url: URL) throws -> TokenizerFiles {
         let file = url.path
-        let root = try readObject(url)
-        guard let model = root["model"] as? [String: Any] else {
-            throw TokenizerError.malformed(file: file, field: "model", reason: "is missing or not an object")
+        let root = try readJSON(TokenizerJSON.self, from: url)
+        if let type = root.model.type, type != "WordPiece" {
+            throw TokenizerError.unsupported(file: file, field: "model.type", value: type)
         }
-        if let type = model["type"], (type as? String) != "WordPiece" {
-            throw TokenizerError.unsupported(file: file, field: "model.type", value: "\(type)")
-        }
-        guard let rawVocab = model["vocab"] as? [String: Any] else {
-            throw TokenizerError.malformed(
-                file: file, field: "model.vocab", reason: "is missing or not an object of token to id")
-        }
-        var ids: [TokenKey: Int32] = [:]
-        ids.reserveCapacity(rawVocab.count)
-        for (token, value) in rawVocab {
-            guard let number = value as? NSNumber, let id = Int32(exactly: number.doubleValue), id >= 0 else {
-                throw TokenizerError.malformed(
-                    file: file, field: "model.vocab.\(token)", reason: "is not a non-negative integer id")
-            }
-            ids[TokenKey(token)] = id
-        }
-        if ids.isEmpty { throw TokenizerError.emptyVocabulary(file: file) }
-        var files = TokenizerFiles(vocabulary: Vocabulary(ids: ids, source: file))
-        if let unk = model["unk_token"] as? String { files.unkToken = unk }
-        if let prefix = model["continuing_subword_prefix"] as? String { files.continuingPrefix = prefix }
-        if let limit = model["max_input_chars_per_word"] as? NSNumber { files.maxInputCharsPerWord = limit.intValue }
+        if root.model.vocab.isEmpty { throw TokenizerError.emptyVocabulary(file: file) }
+        var files = TokenizerFiles(vocabulary: Vocabulary(ids: root.model.vocab, source: file))
+        files.unkToken = root.model.unkToken ?? files.unkToken
+        files.continuingPrefix = root.model.continuingPrefix ?? files.continuingPrefix
+        files.maxInputCharsPerWord = root.model.maxInputCharsPerWord ?? files.maxInputCharsPerWord
 
-        switch root["normalizer"] {
-        case nil, is NSNull:
-            files.normalizer = nil
-        case let normalizer as [String: Any]:
-            guard (normalizer["type"] as? String) == "BertNormalizer" else {
+        if let normalizer = root.normalizer {
+            guard normalizer.type == "BertNormalizer" else {
                 throw TokenizerError.unsupported(
-                    file: file, field: "normalizer.type", value: "\(normalizer["type"] ?? "missing")")
+                    file: file, field: "normalizer.type", value: normalizer.type ?? "missing")
             }
-            files.normalizer = BertNormalizer()
-            try files.applyNormalizerOptions(normalizer, file: file, prefix: "normalizer.", json: true)
-        default:
-            throw TokenizerError.malformed(file: file, field: "normalizer", reason: "is not an object")
+            files.normalizer = normalizer.options.apply(to: BertNormalizer())
+        } else {
+            files.normalizer = nil
         }
-        switch root["pre_tokenizer"] {
-        case nil, is NSNull:
-            files.preTokenizes = false
-        case let pre as [String: Any] where (pre["type"] as? String) == "BertPreTokenizer":
+        if let pre = root.preTokenizer {
+            guard pre.type == "BertPreTokenizer" else {
+                throw TokenizerError.unsupported(file: file, field: "pre_tokenizer.type", value: pre.type ?? "missing")
+            }
             files.preTokenizes = true
-        case let pre as [String: Any]:
-            throw TokenizerError.unsupported(
-                file: file, field: "pre_tokenizer.type", value: "\(pre["type"] ?? "missing")")
-        default:
-            throw TokenizerError.malformed(file: file, field: "pre_tokenizer", reason: "is not an object")
+        } else {
+            files.preTokenizes = false
         }
-        if let added = root["added_tokens"] {
-            guard let list = added as? [[String: Any]] else {
-                throw TokenizerError.malformed(file: file, field: "added_tokens", reason: "is not a list of objects")
-            }
-            for (i, token) in list.enumerated() {
-                guard let content = token["content"] as? String, let id = token["id"] as? NSNumber else {
-                    throw TokenizerError.malformed(
-                        file: file, field: "added_tokens[\(i)]", reason: "needs a string 'content' and an integer 'id'")
-                }
-                if !content.isEmpty { files.addedTokens.append((content, id.int32Value)) }
-            }
-        }
-        if let post = root["post_processor"] as? [String: Any] {
-            // BertProcessing: "cls": ["[CLS]", 101]; TemplateProcessing: the single template's specials.
-            if let cls = post["cls"] as? [Any], let name = cls.first as? String { files.clsToken = name }
-            if let sep = post["sep"] as? [Any], let name = sep.first as? String { files.sepToken = name }
-            if let single = post["single"] as? [[String: Any]] {
-                let specials = single.compactMap { ($0["SpecialToken"] as? [String: Any])?["id"] as? String }
-                if let first = specials.first, let last = specials.last, specials.count >= 2 {
-                    files.clsToken = first
-                    files.sepToken = last
-                }
-            }
-        }
-        if let padding = root["padding"] as? [String: Any], let pad = padding["pad_token"] as? String {
-            files.padToken = pad
-        }
+        files.addedTokens = (root.addedTokens ?? []).filter { !$0.content.isEmpty }.map { ($0.content, $0.id) }
+        files.clsToken = root.postProcessor?.cls ?? files.clsToken
+        files.sepToken = root.postProcessor?.sep ?? files.sepToken
+        files.padToken = root.padToken ?? files.padToken
         return files
     }
 
-    /// Overrides the normalizer options that `object` sets: do_lower_case / strip_accents /
-    /// tokenize_chinese_chars (tokenizer_config.json) or the BertNormalizer fields lowercase /
-    /// strip_accents / handle_chinese_chars / clean_text (tokenizer.json). An explicit null
-    /// strip_accents means "follow lowercase".
-    mutating func applyNormalizerOptions(
-        _ object: [String: Any], file: String, prefix: String = "", json: Bool = false
-    ) throws {
-        func flag(_ key: String) throws -> Bool?? {
-            switch object[key] {
-            case nil: return .none
-            case is NSNull: return .some(nil)
-            case let value as Bool: return .some(value)
-            default:
-                throw TokenizerError.malformed(file: file, field: prefix + key, reason: "is not true, false or null")
-            }
-        }
-        var normalizer = self.normalizer ?? BertNormalizer()
-        if case .some(let value) = try flag(json ? "lowercase" : "do_lower_case") {
-            normalizer.lowercase = value ?? true
-        }
-        if case .some(let value) = try flag("strip_accents") { normalizer.stripAccents = value }
-        if case .some(let value) = try flag(json ? "handle_chinese_chars" : "tokenize_chinese_chars") {
-            normalizer.handleChineseChars = value ?? true
-        }
-        if json, case .some(let value) = try flag("clean_text") { normalizer.cleanText = value ?? true }
-        self.normalizer = normalizer
-    }
-
-    /// Special token names from tokenizer_config.json (a string or an AddedToken object).
-    mutating func applySpecialTokens(_ config: [String: Any], file: String, fromConfigOnly: Bool) throws {
-        func name(_ key: String) throws -> String? {
-            switch config[key] {
-            case nil, is NSNull: return nil
-            case let value as String: return value
-            case let value as [String: Any]:
-                if let content = value["content"] as? String { return content }
-                fallthrough
-            default: throw TokenizerError.malformed(file: file, field: key, reason: "is not a token string")
-            }
-        }
-        if let v = try name("unk_token"), !fromConfigOnly { unkToken = v }
-        if let v = try name("cls_token"), !fromConfigOnly { clsToken = v }
-        if let v = try name("sep_token"), !fromConfigOnly { sepToken = v }
-        if let v = try name("pad_token") { padToken = v }
-        if let v = try name("mask_token"), !fromConfigOnly { maskToken = v }
+    /// Special token names from tokenizer_config.json.
+    mutating func applySpecialTokens(_ config: TokenizerConfig, fromConfigOnly: Bool) {
+        if let v = config.unkToken, !fromConfigOnly { unkToken = v }
+        if let v = config.clsToken, !fromConfigOnly { clsToken = v }
+        if let v = config.sepToken, !fromConfigOnly { sepToken = v }
+        if let v = config.padToken { padToken = v }
+        if let v = config.maskToken, !fromConfigOnly { maskToken = v }
         if addedTokens.isEmpty {
             // transformers registers the special tokens as added tokens when building from vocab.txt.
             for token in [padToken, unkToken, clsToken, sepToken, maskToken] {
@@ -186,22 +99,93 @@ struct TokenizerFiles {
     }
 }
 
-func readObject(_ url: URL) throws -> [String: Any] {
+/// Reads one of a model folder's JSON files; failures name the file and the field.
+func readJSON<T: Decodable>(_ type: T.Type, from url: URL) throws -> T {
     let data: Data
     do {
         data = try Data(contentsOf: url)
     } catch {
         throw TokenizerError.unreadable(file: url.path, reason: error.localizedDescription)
     }
-    let value: Any
     do {
-        value = try JSONSerialization.jsonObject(with: data)
+        return try JSONFile.decode(T.self, from: data)
     } catch {
+        let topLevel = error.path.isEmpty && error.reason.hasPrefix("must be")
         throw TokenizerError.malformed(
-            file: url.path, field: "", reason: "not valid JSON (\(error.localizedDescription))")
+            file: url.path, field: error.path, reason: topLevel ? "the top level is not a JSON object" : error.reason)
     }
-    guard let object = value as? [String: Any] else {
-        throw TokenizerError.malformed(file: url.path, field: "", reason: "the top level is not a JSON object")
+}
+
+/// The BertNormalizer options a file sets, each absent (`.none`), null (`.some(nil)`: the
+/// default, or for strip_accents "follow lowercase") or a value.
+struct NormalizerOptions {
+    var lowercase: Bool?? = .none
+    var stripAccents: Bool?? = .none
+    var chineseChars: Bool?? = .none
+    var cleanText: Bool?? = .none
+
+    static let reason = "is not true, false or null"
+
+    var setsAny: Bool { [lowercase, stripAccents, chineseChars, cleanText].contains { $0 != .none } }
+
+    func apply(to normalizer: BertNormalizer) -> BertNormalizer {
+        var normalizer = normalizer
+        if case .some(let value) = lowercase { normalizer.lowercase = value ?? true }
+        if case .some(let value) = stripAccents { normalizer.stripAccents = value }
+        if case .some(let value) = chineseChars { normalizer.handleChineseChars = value ?? true }
+        if case .some(let value) = cleanText { normalizer.cleanText = value ?? true }
+        return normalizer
     }
-    return object
+}
+
+/// tokenizer_config.json: transformers' names for the normalizer options, the special tokens
+/// (a string or an AddedToken object) and model_max_length. Other keys are not read.
+struct TokenizerConfig: Decodable {
+    var normalizerOptions = NormalizerOptions()
+    var unkToken, clsToken, sepToken, padToken, maskToken: String?
+    /// At least 1; often a huge sentinel (1e30) meaning "no limit".
+    var modelMaxLength: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case doLowerCase = "do_lower_case", stripAccents = "strip_accents"
+        case tokenizeChineseChars = "tokenize_chinese_chars", modelMaxLength = "model_max_length"
+        case unkToken = "unk_token", clsToken = "cls_token", sepToken = "sep_token", padToken = "pad_token"
+        case maskToken = "mask_token"
+    }
+
+    init() {}
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        normalizerOptions.lowercase = try c.flag(.doLowerCase, else: NormalizerOptions.reason)
+        normalizerOptions.stripAccents = try c.flag(.stripAccents, else: NormalizerOptions.reason)
+        normalizerOptions.chineseChars = try c.flag(.tokenizeChineseChars, else: NormalizerOptions.reason)
+        func name(_ key: CodingKeys) throws -> String? {
+            try c.value(TokenName.self, key, else: "is not a token string")?.name
+        }
+        (unkToken, clsToken, sepToken) = (try name(.unkToken), try name(.clsToken), try name(.sepToken))
+        (padToken, maskToken) = (try name(.padToken), try name(.maskToken))
+        modelMaxLength = try c.value(Double.self, .modelMaxLength, else: "must be a positive number")
+        if let limit = modelMaxLength, !(limit >= 1) { throw c.failure(.modelMaxLength, "must be a positive number") }
+    }
+
+    /// A token's name: `"[CLS]"` or `{"content": "[CLS]", "lstrip": false, ...}`.
+    struct TokenName: Decodable {
+        var name: String
+
+        enum CodingKeys: CodingKey { case content }
+
+        init(from decoder: any Decoder) throws {
+            if let name = try? decoder.singleValueContainer().decode(String.self) {
+                self.name = name
+                return
+            }
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            guard let content = c.ifValid(String.self, .content) else {
+                throw DecodingError.typeMismatch(
+                    String.self, .init(codingPath: decoder.codingPath, debugDescription: "no string content"))
+            }
+            name = content
+        }
+    }
 }

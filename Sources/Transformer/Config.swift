@@ -1,4 +1,5 @@
 import Foundation
+import Tokenization
 
 /// What a model folder's files say is wrong with them; every case names the file (and field or tensor).
 public enum ModelError: Error, CustomStringConvertible, Equatable {
@@ -55,65 +56,116 @@ public struct EncoderConfig: Sendable, Equatable {
         return try parse(data, file: url.path)
     }
 
-    static func parse(_ data: Data, file: String) throws -> EncoderConfig {
-        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw ModelError.badConfig(file: file, reason: "not a JSON object")
-        }
-        func int(_ key: String, default value: Int? = nil) throws -> Int {
-            guard let raw = json[key] else {
-                if let value { return value }
-                throw ModelError.badConfig(file: file, reason: "missing field '\(key)'")
+    static func parse(_ data: Data, file: String) throws(ModelError) -> EncoderConfig {
+        /// The file's failures as the model's: they name the file and the field.
+        func decode<T: Decodable>(_ type: T.Type) throws(ModelError) -> T {
+            do {
+                return try JSONFile.decode(T.self, from: data)
+            } catch {
+                if error.path.isEmpty {
+                    throw .badConfig(
+                        file: file, reason: error.reason.hasPrefix("must be") ? "not a JSON object" : error.reason)
+                }
+                throw .badConfig(file: file, reason: "field '\(error.path)' \(error.reason)")
             }
-            guard let number = raw as? NSNumber, number.doubleValue == number.doubleValue.rounded(),
-                number.intValue > 0
-            else { throw ModelError.badConfig(file: file, reason: "field '\(key)' must be a positive integer") }
-            return number.intValue
         }
-        let architectures = json["architectures"] as? [String] ?? []
-        guard let modelType = json["model_type"] as? String else {
-            throw ModelError.badConfig(file: file, reason: "missing field 'model_type'")
+        let modelType = try decode(ModelType.self).modelType
+        guard ModelFamily(rawValue: modelType) != nil else {
+            throw .unsupportedArchitecture(file: file, name: modelType)
         }
-        guard let family = ModelFamily(rawValue: modelType) else {
-            throw ModelError.unsupportedArchitecture(file: file, name: modelType)
-        }
-        let labels = (json["id2label"] as? [String: Any])?.count
-        var config: EncoderConfig
-        switch family {
-        case .bert:
-            let activation = json["hidden_act"] as? String ?? "gelu"
-            guard activation == "gelu" else {
-                throw ModelError.badConfig(file: file, reason: "hidden_act '\(activation)' is not supported (gelu)")
-            }
-            let positionType = json["position_embedding_type"] as? String ?? "absolute"
-            guard positionType == "absolute" else {
-                throw ModelError.badConfig(
-                    file: file, reason: "position_embedding_type '\(positionType)' is not supported (absolute)")
-            }
-            config = EncoderConfig(
-                family: family, architectures: architectures, vocabSize: try int("vocab_size"),
-                hiddenSize: try int("hidden_size"), numLayers: try int("num_hidden_layers"),
-                numHeads: try int("num_attention_heads"), intermediateSize: try int("intermediate_size"),
-                maxPositions: try int("max_position_embeddings", default: 512),
-                typeVocabSize: try int("type_vocab_size", default: 2),
-                layerNormEps: Float((json["layer_norm_eps"] as? NSNumber)?.doubleValue ?? 1e-12),
-                numLabels: try int("num_labels", default: labels ?? 2), fileBytes: data)
-        case .distilbert:
-            let activation = json["activation"] as? String ?? "gelu"
-            guard activation == "gelu" else {
-                throw ModelError.badConfig(file: file, reason: "activation '\(activation)' is not supported (gelu)")
-            }
-            // DistilBERT hard-codes its layer norm epsilon.
-            config = EncoderConfig(
-                family: family, architectures: architectures, vocabSize: try int("vocab_size"),
-                hiddenSize: try int("dim"), numLayers: try int("n_layers"), numHeads: try int("n_heads"),
-                intermediateSize: try int("hidden_dim"),
-                maxPositions: try int("max_position_embeddings", default: 512), typeVocabSize: 0,
-                layerNormEps: 1e-12, numLabels: try int("num_labels", default: labels ?? 2), fileBytes: data)
-        }
+        let config = try decode(ConfigFile.self).encoderConfig(fileBytes: data)
         guard config.hiddenSize % config.numHeads == 0 else {
-            throw ModelError.badConfig(
+            throw .badConfig(
                 file: file, reason: "hidden size \(config.hiddenSize) is not a multiple of \(config.numHeads) heads")
         }
         return config
+    }
+}
+
+/// The field every Hugging Face config.json has, which says how to read the rest.
+private struct ModelType: Decodable {
+    var modelType: String
+
+    enum CodingKeys: String, CodingKey { case modelType = "model_type" }
+}
+
+/// config.json as transformers writes it for BERT and DistilBERT, which name the same sizes
+/// differently (DistilBERT's `dim`, `n_layers`, `n_heads`, `hidden_dim`, `activation`). Absent
+/// optional fields take transformers' defaults, as candle's `bert::Config` does with serde
+/// defaults; fields the forward pass does not use (dropouts, token ids) are not read.
+struct ConfigFile: Decodable {
+    var family: ModelFamily
+    var architectures: [String]
+    var vocabSize, hiddenSize, numLayers, numHeads, intermediateSize: Int
+    var maxPositions = 512
+    /// 0 for DistilBERT, which has no segment embeddings.
+    var typeVocabSize = 2
+    /// DistilBERT hard-codes BERT's default.
+    var layerNormEps = 1e-12
+    /// `num_labels`, else the number of `id2label` entries, else 2.
+    var numLabels = 2
+
+    enum CodingKeys: String, CodingKey {
+        case architectures, id2label
+        case modelType = "model_type", vocabSize = "vocab_size", maxPositionEmbeddings = "max_position_embeddings"
+        case numLabels = "num_labels"
+        // BERT's names.
+        case hiddenSize = "hidden_size", numHiddenLayers = "num_hidden_layers", numAttentionHeads =
+            "num_attention_heads"
+        case intermediateSize = "intermediate_size", hiddenAct = "hidden_act", typeVocabSize = "type_vocab_size"
+        case layerNormEps = "layer_norm_eps", positionEmbeddingType = "position_embedding_type"
+        // DistilBERT's.
+        case dim, activation
+        case nLayers = "n_layers", nHeads = "n_heads", hiddenDim = "hidden_dim"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        guard let family = ModelFamily(rawValue: try c.decode(String.self, forKey: .modelType)) else {
+            throw c.failure(.modelType, "is not a supported architecture (bert, distilbert)")
+        }
+        self.family = family
+        let bert = family == .bert
+        architectures = try c.value([String].self, .architectures, else: "must be a list of class names") ?? []
+        vocabSize = try c.size(.vocabSize)
+        hiddenSize = try c.size(bert ? .hiddenSize : .dim)
+        numLayers = try c.size(bert ? .numHiddenLayers : .nLayers)
+        numHeads = try c.size(bert ? .numAttentionHeads : .nHeads)
+        intermediateSize = try c.size(bert ? .intermediateSize : .hiddenDim)
+        maxPositions = try c.size(.maxPositionEmbeddings, default: maxPositions)
+        try c.only("gelu", bert ? .hiddenAct : .activation)
+        if bert {
+            typeVocabSize = try c.size(.typeVocabSize, default: typeVocabSize)
+            layerNormEps = try c.value(Double.self, .layerNormEps, else: "must be a number") ?? layerNormEps
+            try c.only("absolute", .positionEmbeddingType)
+        } else {
+            typeVocabSize = 0
+        }
+        let labels = try c.value([String: String].self, .id2label, else: "must be an object of label names")
+        numLabels = try c.size(.numLabels, default: labels?.count ?? numLabels)
+    }
+
+    func encoderConfig(fileBytes: Data) -> EncoderConfig {
+        EncoderConfig(
+            family: family, architectures: architectures, vocabSize: vocabSize, hiddenSize: hiddenSize,
+            numLayers: numLayers, numHeads: numHeads, intermediateSize: intermediateSize, maxPositions: maxPositions,
+            typeVocabSize: typeVocabSize, layerNormEps: Float(layerNormEps), numLabels: numLabels,
+            fileBytes: fileBytes)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A size (a count of layers, heads, positions...): a positive integer; required unless it has a default.
+    fileprivate func size(_ key: Key, default fallback: Int? = nil) throws -> Int {
+        let reason = "must be a positive integer"
+        guard let value = try value(Int.self, key, else: reason) ?? fallback else { throw failure(key, "is missing") }
+        guard value > 0 else { throw failure(key, reason) }
+        return value
+    }
+
+    /// A choice the forward pass implements one way of (`hidden_act`: gelu); absent means that one.
+    fileprivate func only(_ supported: String, _ key: Key) throws {
+        let choice = try value(String.self, key, else: "must be a string") ?? supported
+        guard choice == supported else { throw failure(key, "'\(choice)' is not supported (\(supported))") }
     }
 }

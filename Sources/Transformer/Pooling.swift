@@ -1,4 +1,5 @@
 import Foundation
+import Tokenization
 
 public enum PoolingMode: String, Sendable, Codable {
     case cls
@@ -20,30 +21,64 @@ public struct Pooling: Sendable, Equatable, Codable {
     public static func read(from directory: URL) throws -> Pooling? {
         let modulesURL = directory.appendingPathComponent("modules.json")
         guard let data = FileManager.default.contents(atPath: modulesURL.path) else { return nil }
-        guard let modules = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
-            throw ModelError.badConfig(file: modulesURL.path, reason: "not a JSON list of modules")
+        let modules: [Module]
+        do {
+            modules = try JSONFile.decode([Module].self, from: data)
+        } catch {
+            throw ModelError.badConfig(file: modulesURL.path, reason: "not a JSON list of modules (\(error))")
         }
-        let types = modules.map { $0["type"] as? String ?? "" }
-        guard let index = types.firstIndex(where: { $0.hasSuffix("Pooling") }) else { return nil }
-        let path = modules[index]["path"] as? String ?? "1_Pooling"
+        guard let pooling = modules.first(where: { $0.type.hasSuffix("Pooling") }) else { return nil }
+        let path = pooling.path ?? "1_Pooling"
         let configURL = directory.appendingPathComponent(path).appendingPathComponent("config.json")
         guard let configData = FileManager.default.contents(atPath: configURL.path) else {
             throw ModelError.badConfig(file: modulesURL.path, reason: "pooling module's \(path)/config.json is missing")
         }
-        guard let config = (try? JSONSerialization.jsonObject(with: configData)) as? [String: Any] else {
-            throw ModelError.badConfig(file: configURL.path, reason: "not a JSON object")
+        let enabled: [String]
+        do {
+            enabled = try JSONFile.decode(PoolingConfig.self, from: configData).enabled
+        } catch {
+            throw ModelError.badConfig(
+                file: configURL.path, reason: error.path.isEmpty ? "not a JSON object" : error.description)
         }
-        let normalize = types.contains { $0.hasSuffix("Normalize") }
-        let enabled = config.filter { $0.key.hasPrefix("pooling_mode_") && ($0.value as? Bool) == true }.map(\.key)
-        switch enabled.sorted() {
+        let normalize = modules.contains { $0.type.hasSuffix("Normalize") }
+        switch enabled {
         case ["pooling_mode_cls_token"]: return Pooling(mode: .cls, normalize: normalize)
         case ["pooling_mode_mean_tokens"]: return Pooling(mode: .mean, normalize: normalize)
         default:
-            let modes = enabled.isEmpty ? "none" : enabled.sorted().joined(separator: ", ")
+            let modes = enabled.isEmpty ? "none" : enabled.joined(separator: ", ")
             throw ModelError.badConfig(
                 file: configURL.path,
                 reason: "pooling modes enabled: \(modes); supported: exactly one of pooling_mode_cls_token, "
                     + "pooling_mode_mean_tokens")
+        }
+    }
+
+    /// One entry of modules.json: `{"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}`.
+    private struct Module: Decodable {
+        var type: String
+        var path: String?
+
+        enum CodingKeys: CodingKey { case type, path }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            type = try c.value(String.self, .type, else: "must be a string") ?? ""
+            path = try c.value(String.self, .path, else: "must be a string")
+        }
+    }
+
+    /// 1_Pooling/config.json: one `pooling_mode_*` flag per mode (cls_token, mean_tokens,
+    /// max_tokens, ...), so the modes are whichever such keys are true.
+    private struct PoolingConfig: Decodable {
+        /// The enabled modes' keys, sorted.
+        var enabled: [String]
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: JSONFile.AnyKey.self)
+            enabled = c.allKeys.filter { key in
+                // Flags only: other keys (word_embedding_dimension, include_prompt) are not modes.
+                key.stringValue.hasPrefix("pooling_mode_") && (try? c.decode(Bool.self, forKey: key)) == true
+            }.map(\.stringValue).sorted()
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Tokenization
 
 /// A `.safetensors` file: an 8-byte little-endian header length, a JSON header of
 /// `name -> {dtype, shape, data_offsets}`, then the raw tensor bytes. Mapped, never copied for f32.
@@ -24,18 +25,18 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
                 file: fileName, reason: "header length \(headerLength) exceeds the file (truncated?)")
         }
         dataStart = 8 + headerLength
-        let header = Data(bytes: file.base + 8, count: headerLength)
-        guard let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
-            throw WeightsError.malformed(file: fileName, reason: "header is not a JSON object")
+        let header: Header
+        do {
+            header = try JSONFile.decode(Header.self, from: Data(bytes: file.base + 8, count: headerLength))
+        } catch {
+            let reason = error.path.isEmpty ? "header is not a JSON object" : "bad header entry for '\(error.path)'"
+            throw WeightsError.malformed(file: fileName, reason: reason)
         }
         var entries: [String: Entry] = [:]
-        for (name, value) in json where name != "__metadata__" {
-            guard let fields = value as? [String: Any], let dtypeName = fields["dtype"] as? String,
-                let shape = fields["shape"] as? [Int], let offsets = fields["data_offsets"] as? [Int],
-                offsets.count == 2
-            else { throw WeightsError.malformed(file: fileName, reason: "bad header entry for '\(name)'") }
-            guard let dtype = DType(rawValue: dtypeName) else {
-                throw WeightsError.unsupportedDType(file: fileName, name: name, dtype: dtypeName)
+        for (name, tensor) in header.tensors {
+            let (shape, offsets) = (tensor.shape, tensor.dataOffsets)
+            guard let dtype = DType(rawValue: tensor.dtype) else {
+                throw WeightsError.unsupportedDType(file: fileName, name: name, dtype: tensor.dtype)
             }
             let info = TensorInfo(name: name, dtype: dtype, shape: shape)
             guard offsets[0] >= 0, offsets[1] - offsets[0] == info.elementCount * dtype.byteWidth else {
@@ -48,6 +49,37 @@ public final class SafetensorsFile: WeightSource, @unchecked Sendable {
             entries[name] = Entry(info: info, begin: offsets[0], end: offsets[1])
         }
         self.entries = entries
+    }
+
+    /// The JSON header: tensor name -> entry, plus free-form `__metadata__` (string to string).
+    private struct Header: Decodable {
+        struct Tensor: Decodable {
+            var dtype: String
+            var shape: [Int]
+            var dataOffsets: [Int]
+
+            enum CodingKeys: String, CodingKey {
+                case dtype, shape
+                case dataOffsets = "data_offsets"
+            }
+        }
+
+        var tensors: [String: Tensor] = [:]
+        /// Free-form notes (`"format": "pt"`); not used, and a malformed one is ignored.
+        var metadata: [String: String]?
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: JSONFile.AnyKey.self)
+            for key in c.allKeys where key.stringValue != "__metadata__" {
+                // The failure names the tensor alone: its name is the path (and may hold dots).
+                let failure = JSONFile.Failure(path: key.stringValue, reason: "needs dtype, shape and data_offsets")
+                guard let tensor = try? c.decode(Tensor.self, forKey: key), tensor.dataOffsets.count == 2 else {
+                    throw failure
+                }
+                tensors[key.stringValue] = tensor
+            }
+            metadata = try? c.decodeIfPresent([String: String].self, forKey: JSONFile.AnyKey("__metadata__"))
+        }
     }
 
     public var tensorNames: [String] { entries.keys.sorted() }

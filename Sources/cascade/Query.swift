@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cascade
 import CascadeAPI
+import CascadeWire
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -221,29 +222,17 @@ private func timingText(_ timing: Cascade_V1_Timing) -> String {
 }
 
 /// The canonical name of a gRPC status code, as other gRPC tools print it.
-func statusName(_ code: RPCError.Code) -> String { ServerMetrics.name(of: code) }
+func statusName(_ code: RPCError.Code) -> String { StatusCodes.name(code.rawValue) }
 
-/// `host:port` or `[ipv6]:port` as a gRPC target; errors name the flag.
+/// `--server`'s `host:port` or `[ipv6]:port` as a gRPC target; errors name the flag.
 func grpcTarget(_ server: String) throws -> any ResolvableTarget {
-    let (host, port): (String, Int)
-    if server.hasPrefix("["), let close = server.firstIndex(of: "]") {
-        host = String(server[server.index(after: server.startIndex)..<close])
-        let rest = server[server.index(after: close)...]
-        guard rest.hasPrefix(":"), let number = Int(rest.dropFirst()) else {
-            throw ValidationError("--server \(server): expected [ipv6]:port")
-        }
-        port = number
-    } else {
-        let parts = server.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, let number = Int(parts[1]) else {
-            throw ValidationError("--server \(server): expected host:port")
-        }
-        (host, port) = (String(parts[0]), number)
+    let address: ServerAddress
+    do {
+        address = try ServerAddress(parsing: server, flag: "--server")
+    } catch {
+        throw ValidationError(error.message)
     }
-    guard (1...65535).contains(port) else { throw ValidationError("--server \(server): port out of range") }
-    if host.contains(":") { return .ipv6(address: host, port: port) }
-    if host.split(separator: ".").count == 4 && host.allSatisfy({ $0.isNumber || $0 == "." }) {
-        return .ipv4(address: host, port: port)
-    }
-    return .dns(host: host, port: port)
+    // DNS resolution takes IPv4 literals as they are; IPv6 ones need their own target.
+    return address.isIPv6
+        ? .ipv6(address: address.host, port: address.port) : .dns(host: address.host, port: address.port)
 }

@@ -1,3 +1,4 @@
+import CascadeWire
 import Testing
 
 @testable import LoadTesting
@@ -140,6 +141,6 @@ import Testing
         ("[::1]50051", "--target \"[::1]50051\": an IPv6 target must look like [::1]:50051"),
     ])
     func aBadTargetSaysWhatIsWrong(text: String, message: String) {
-        #expect(throws: BenchError(message)) { try ServerAddress(parsing: text) }
+        #expect(throws: AddressError(message)) { try ServerAddress(parsing: text) }
     }
 }

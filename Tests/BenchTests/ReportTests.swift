@@ -1,3 +1,4 @@
+import CascadeWire
 import Foundation
 import Testing
 
@@ -7,7 +8,9 @@ import Testing
     static func recorder() -> LatencyRecorder {
         var recorder = LatencyRecorder()
         for i in 1...10 as ClosedRange<UInt64> {
-            let timings = StageTimings(queue: 10, tokenize: 20, encode: 1000, retrieve: 300, fetch: 40, total: 1400)
+            let timings = StageTimings([
+                .queue: 10, .tokenize: 20, .encode: 1000, .retrieve: 300, .fetch: 40, .total: 1400,
+            ])
             recorder.record(
                 Sample(
                     intended: i * 1_000_000, sent: i * 1_000_000, done: i * 1_000_000 + 2_000_000,

@@ -118,6 +118,18 @@ import Testing
         #expect(log.contains("stopped"))
     }
 
+    @Test func queryRefusesAServerThatIsNotHostPort() throws {
+        for (server, message) in [
+            ("localhost", #"--server "localhost" has no port: use host:port, e.g. 127.0.0.1:50051"#),
+            ("::1:50051", #"--server "::1:50051": put an IPv6 address in brackets, e.g. [::1]:50051"#),
+            ("localhost:0", #"--server "localhost:0": port "0" must be a number from 1 to 65535"#),
+        ] {
+            let result = try Self.run(["query", "--server", server, "chess"])
+            #expect(result.status == 64, "\(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+        }
+    }
+
     @Test func queryReportsAnUnreachableServer() throws {
         // Bind and close a socket to get a port nobody listens on.
         let result = try Self.run([
@@ -130,7 +142,13 @@ import Testing
     @Test func serveRefusesABadConfiguration() throws {
         let missing = try Self.run(["serve", "--retriever", "/nonexistent"])
         #expect(missing.status != 0)
-        #expect(missing.stderr.contains("index is not set"), "\(missing.stderr)")
+        #expect(
+            missing.stderr.contains(
+                "index is not set: give the index folder (--store, or \"index\" in the config file)"),
+            "\(missing.stderr)")
+        // The flag the message names is one `serve` has.
+        let help = try Self.run(["serve", "--help"])
+        #expect(help.stdout.contains("--store <store>"), "\(help.stdout)")
         let directory = try Fixtures.temporaryDirectory("config")
         let config = directory.appendingPathComponent("server.json")
         try #"{"index": "/x", "retriever": "/y", "limits": {"max_rerank": 5}}"#.write(

@@ -60,6 +60,12 @@ import Testing
         let text = message { _ = try parse(#"{ "limits": { "max_retrive_k": 5 } }"#) }
         #expect(text?.hasPrefix("test.json: unknown key limits.max_retrive_k (known: ") == true)
         #expect(message { _ = try parse(#"{ "prot": 1 }"#) }?.contains("unknown key prot") == true)
+        #expect(
+            message { _ = try parse(#"{ "tls": { "cert": "c.pem" } }"#) }
+                == "test.json: unknown key tls.cert (known: certificate, key)")
+        #expect(
+            message { _ = try parse(#"{ "defaults": { "topn": 3 } }"#) }?.hasPrefix(
+                "test.json: unknown key defaults.topn (known: nprobe, rerank_k") == true)
     }
 
     @Test func refusesWrongTypesNamingTheKey() {
@@ -71,6 +77,21 @@ import Testing
             message { _ = try parse(#"{ "defaults": { "top_n": [] } }"#) }
                 == "test.json: defaults.top_n must be a number")
         #expect(message { _ = try parse("[1]") } == "test.json: the top level must be a JSON object")
+        #expect(message { _ = try parse(#"{ "read_only": "yes" }"#) } == "test.json: read_only must be true or false")
+        #expect(message { _ = try parse(#"{ "read_only": 1 }"#) } == "test.json: read_only must be true or false")
+        #expect(message { _ = try parse(#"{ "host": 8 }"#) } == "test.json: host must be a string")
+        #expect(
+            message { _ = try parse(#"{ "tls": { "certificate": 5 } }"#) }
+                == "test.json: tls.certificate must be a string")
+        #expect(
+            message { _ = try parse(#"{ "limits": { "queue_capacity": "8" } }"#) }
+                == "test.json: limits.queue_capacity must be a number")
+        #expect(
+            message { _ = try parse(#"{ "scheduler": { "aging_ms": 1.5 } }"#) }
+                == "test.json: scheduler.aging_ms must be an integer")
+        #expect(message { _ = try parse(#"{ "scheduler": [] }"#) } == "test.json: scheduler must be an object")
+        #expect(
+            message { _ = try parse(#"{ "otel_sampling": "all" }"#) } == "test.json: otel_sampling must be a number")
         #expect(message { _ = try parse("{") }?.hasPrefix("test.json: not valid JSON") == true)
     }
 
@@ -95,7 +116,9 @@ import Testing
 
     @Test func validationNamesTheKey() {
         var config = ServerConfig()
-        #expect(message { try config.validate() }?.hasPrefix("index is not set") == true)
+        #expect(
+            message { try config.validate() }
+                == #"index is not set: give the index folder (--store, or "index" in the config file)"#)
         config.index = "idx"
         #expect(message { try config.validate() }?.hasPrefix("retriever is not set") == true)
         config.retriever = "m"

@@ -89,6 +89,33 @@ import Testing
         #expect(error.description.contains("field 'normalizer.lowercase' is not true, false or null"))
     }
 
+    @Test func addedTokenWithoutAnIdNamesItsIndex() throws {
+        let json = #"""
+            {"model": {"type": "WordPiece", "vocab": {"[UNK]": 0, "[CLS]": 1, "[SEP]": 2}},
+             "added_tokens": [{"id": 0, "content": "[UNK]"}, {"content": "[CLS]"}]}
+            """#
+        let (error, _) = try loadError(["tokenizer.json": Data(json.utf8)])
+        #expect(error.description.hasSuffix("field 'added_tokens[1]' needs a string 'content' and an integer 'id'"))
+        let (negative, _) = try loadError([
+            "tokenizer.json": tokenizerJSON(model: #"{"type": "WordPiece", "vocab": {"[UNK]": 0, "x": -4}}"#)
+        ])
+        #expect(negative.description.hasSuffix("field 'model.vocab.x' is not a non-negative integer id"))
+    }
+
+    @Test func specialTokenThatIsNotAName() throws {
+        let (error, _) = try loadError([
+            "vocab.txt": Self.tinyVocab, "tokenizer_config.json": Data(#"{"cls_token": 101}"#.utf8),
+        ])
+        #expect(error.description.hasSuffix("tokenizer_config.json: field 'cls_token' is not a token string"))
+        // An AddedToken object names its token by its content.
+        let dir = try folder([
+            "vocab.txt": Self.tinyVocab,
+            "tokenizer_config.json": Data(#"{"cls_token": {"content": "[SEP]", "lstrip": false}}"#.utf8),
+        ])
+        let tokenizer = try BertTokenizer(directory: dir)
+        #expect(tokenizer.clsId == tokenizer.sepId)
+    }
+
     @Test func vocabularyWithoutCLS() throws {
         let (error, dir) = try loadError(["vocab.txt": Data("[PAD]\n[UNK]\n[SEP]\nhello\n".utf8)])
         #expect(error == .missingToken(file: dir.appendingPathComponent("vocab.txt").path, token: "[CLS]"))
