@@ -23,7 +23,7 @@ struct CascadeBench: AsyncParsableCommand {
 
             With --deadline-ms each call carries that deadline and the report adds goodput: calls that \
             succeeded within it, per second. A closed-loop caller refused with RESOURCE_EXHAUSTED waits \
-            the server's grpc-retry-pushback-ms (at most 1 s) before its next call, as a gRPC client with \
+            the server's grpc-retry-pushback-ms (at most 60 s) before its next call, as a gRPC client with \
             retry throttling does (--no-pushback: retry at once). --mix runs several classes at once, \
             e.g. "100:50@2,100:0@2" (2 callers each) or "100:0@50/s" (an open-loop rate), reported apart.
             """
@@ -264,7 +264,7 @@ struct CascadeBench: AsyncParsableCommand {
                     let pushback = error.metadata[stringValues: "grpc-retry-pushback-ms"].first(where: { _ in true }),
                     let milliseconds = UInt64(pushback)
                 {
-                    backOffNanos = min(milliseconds, 1000) * 1_000_000
+                    backOffNanos = min(milliseconds, 60_000) * 1_000_000
                 }
                 return .failure(code: StatusCodes.name(error.code.rawValue), backOffNanos: backOffNanos)
             } catch {

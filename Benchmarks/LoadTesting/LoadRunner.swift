@@ -91,7 +91,13 @@ private func runClosed(
                     let index = run.issued.wrappingAdd(1, ordering: .relaxed).oldValue
                     if let limit = bounds.requests, index >= limit { return }
                     let backOff = await run.timedSend(queries[index % queries.count], intended: nil, send: send)
-                    if backOff > 0 { try? await Task.sleep(for: .nanoseconds(Int64(clamping: backOff))) }
+                    var wait = backOff
+                    // A pushback longer than the run is cut at its end, so the run ends on time.
+                    if let limit = bounds.durationNanos {
+                        let now = run.elapsedNanos()
+                        wait = now < limit ? min(wait, limit - now) : 0
+                    }
+                    if wait > 0 { try? await Task.sleep(for: .nanoseconds(Int64(clamping: wait))) }
                 }
             }
         }

@@ -97,41 +97,37 @@ public final class ModelScheduler: Sendable {
             if state.stopped { return .failure(.shutDown) }
             let ahead = state.secondsAhead(of: cost, bulk: bulk, settings: settings)
             let own = state.cost.seconds(of: cost)
+            func refuse(_ reason: Refusal.Reason, _ message: String, atLeast: Double) -> Result<Admission, CascadeError>
+            {
+                let wait = state.pacing.refused(at: now, atLeast: atLeast, unit: Double.random(in: 0..<1))
+                return .failure(.overloaded(Refusal(reason: reason, message: message, retryAfter: .seconds(wait))))
+            }
             if state.live.count >= capacity {
                 let perRequest = state.cost.seconds(of: state.backlog) / Double(max(1, state.live.count))
-                return .failure(
-                    .overloaded(
-                        Refusal(
-                            reason: .queueFull,
-                            message: "server overloaded: \(capacity) requests are already admitted "
-                                + "(queue_capacity); retry later",
-                            retryAfter: .seconds(perRequest))))
+                return refuse(
+                    .queueFull,
+                    "server overloaded: \(capacity) requests are already admitted (queue_capacity); retry later",
+                    atLeast: perRequest)
             }
             let maxQueue = Double(settings.maxQueueMs) / 1000
             if ahead > maxQueue {
-                return .failure(
-                    .overloaded(
-                        Refusal(
-                            reason: .queueTime,
-                            message: "server busy: about \(Self.ms(ahead)) of admitted work (\(state.live.count) "
-                                + "requests) is ahead of this request, more than max_queue_ms "
-                                + "(\(settings.maxQueueMs) ms); retry later",
-                            retryAfter: .seconds(max(ahead - maxQueue, own)))))
+                return refuse(
+                    .queueTime,
+                    "server busy: about \(Self.ms(ahead)) of admitted work (\(state.live.count) requests) is ahead "
+                        + "of this request, more than max_queue_ms (\(settings.maxQueueMs) ms); retry later",
+                    atLeast: max(ahead - maxQueue, own))
             }
             if let deadline {
                 let left = Self.seconds(now.duration(to: deadline))
                 let estimate = (ahead + own) * state.overruns.headroom
                 if estimate > left {
-                    return .failure(
-                        .overloaded(
-                            Refusal(
-                                reason: .deadline,
-                                message: "server busy: this request would finish in about \(Self.ms(estimate)) "
-                                    + "(\(Self.ms(ahead)) of admitted work ahead in \(state.live.count) requests, "
-                                    + "\(Self.ms(own)) of its own), "
-                                    + "after its deadline in \(Self.ms(max(0, left))); retry later, with a later "
-                                    + "deadline or with less work (a smaller rerank_k)",
-                                retryAfter: .seconds(max(estimate - left, own)))))
+                    return refuse(
+                        .deadline,
+                        "server busy: this request would finish in about \(Self.ms(estimate)) "
+                            + "(\(Self.ms(ahead)) of admitted work ahead in \(state.live.count) requests, "
+                            + "\(Self.ms(own)) of its own), after its deadline in \(Self.ms(max(0, left))); "
+                            + "retry later, with a later deadline or with less work (a smaller rerank_k)",
+                        atLeast: max(estimate - left, own))
                 }
             }
             state.sequence += 1
@@ -139,6 +135,7 @@ public final class ModelScheduler: Sendable {
                 sequence: state.sequence, deadline: deadline, admitted: now, cost: cost, estimate: ahead + own)
             state.live[admission.sequence] = admission
             state.backlog += cost
+            state.pacing.admitted(at: now)
             return .success(admission)
         }
         switch outcome {
@@ -193,9 +190,6 @@ public final class ModelScheduler: Sendable {
 
     /// Seconds per token of the cross-encoder, by the cost model.
     public var rerankSecondsPerToken: Double { core.state.withLock { $0.cost.rerankSecondsPerToken } }
-
-    // A refusal's retry-after is never shorter than the request's own work: a slot frees up about
-    // that often, and callers retrying sooner would only spend the cores on refusals.
 
     static func ms(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
 

@@ -224,6 +224,7 @@ extension ModelScheduler {
         var sequence: UInt64 = 0
         var stopped = false
         var overruns = Overruns()
+        var pacing = RetryPacing()
         /// When each class last got a batch: what aging counts from.
         var lastServed: [WorkClass: ContinuousClock.Instant] = [:]
         /// The fewest layers of a rerank or bulk pass: queries wait at most one of them.
