@@ -182,7 +182,7 @@ public final class Pipeline: Sendable {
                     attributes: [
                         "rerank_k": plan.rerankK, "pairs": wanted, "scored": scores.count,
                         "cache_hits": scored.cacheHits, "tokens": pairs.tokens,
-                    ])
+                    ], batches: scored.batches)
                 if scores.count < wanted {
                     scheduler.observer?.rerankBudgetCut(requested: wanted, reranked: scores.count)
                 }
@@ -233,6 +233,7 @@ public final class Pipeline: Sendable {
         var cacheHits: Int
         /// When the first batch for these pairs started; nil when no model work ran.
         var started: ContinuousClock.Instant?
+        var batches: [StageSpan] = []
     }
 
     /// Looks the pairs up in the rerank cache and tokenizes the rest; refuses more cross-encoder
@@ -285,7 +286,7 @@ public final class Pipeline: Sendable {
         rerankCache.insert(zip(scoring, scored.scores).map { (key: pairs.keys[$0.element], score: $1) })
         let hits = count - scoring.count
         scheduler.observer?.rerankCache(hits: hits, misses: scoring.count)
-        return CrossScores(scores: scores, cacheHits: hits, started: scored.started)
+        return CrossScores(scores: scores, cacheHits: hits, started: scored.started, batches: scored.batches)
     }
 
     /// Bi-encoder embeddings of `texts`, in input order, as bulk work (after interactive work).

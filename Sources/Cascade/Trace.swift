@@ -8,14 +8,19 @@ public struct StageSpan: Sendable, Equatable {
     public var start: ContinuousClock.Instant
     public var end: ContinuousClock.Instant
     public var attributes: [String: Int]
+    /// The model batches that ran this stage's work (each rerank batch holding some of the
+    /// request's pairs, say), for a child span each.
+    public var batches: [StageSpan]
 
     public init(
-        stage: Stage, start: ContinuousClock.Instant, end: ContinuousClock.Instant, attributes: [String: Int] = [:]
+        stage: Stage, start: ContinuousClock.Instant, end: ContinuousClock.Instant, attributes: [String: Int] = [:],
+        batches: [StageSpan] = []
     ) {
         self.stage = stage
         self.start = start
         self.end = end
         self.attributes = attributes
+        self.batches = batches
     }
 }
 
@@ -89,9 +94,10 @@ public struct Trace: Sendable, Equatable {
     /// stage's duration is left to the caller, which may sum several.
     public mutating func mark(
         _ stage: Stage, from start: ContinuousClock.Instant, to end: ContinuousClock.Instant,
-        attributes: [String: Int] = [:]
+        attributes: [String: Int] = [:], batches: [StageSpan] = []
     ) {
-        spans.append(StageSpan(stage: stage, start: start, end: max(start, end), attributes: attributes))
+        spans.append(
+            StageSpan(stage: stage, start: start, end: max(start, end), attributes: attributes, batches: batches))
     }
 
     /// Adds every stage of `other` to this trace (`total` included) and takes its spans.

@@ -61,18 +61,30 @@ public struct RequestTracing: Sendable {
         return await ServiceContext.withValue(span.context) { await body(span) }
     }
 
-    /// One child span of `parent` per stage span the pipeline recorded, at the times it recorded.
+    /// One child span of `parent` per stage span the pipeline recorded, at the times it recorded,
+    /// and under it one `STAGE.batch` span per model batch that ran its work.
     func recordStages(of trace: Trace, under parent: any Span) {
         for (key, value) in trace.attributes { parent.attributes["cascade.\(key)"] = value }
         let clock = WallClockAnchor()
         for stage in trace.spans {
-            let span = tracer.startSpan(
-                stage.stage.rawValue, context: parent.context, ofKind: .internal, at: clock.instant(stage.start))
-            for (key, value) in stage.attributes.sorted(by: { $0.key < $1.key }) {
-                span.attributes["cascade.\(key)"] = value
+            let span = record(stage, named: stage.stage.rawValue, under: parent, clock: clock)
+            for batch in stage.batches {
+                record(batch, named: "\(stage.stage.rawValue).batch", under: span, clock: clock).end(
+                    at: clock.instant(batch.end))
             }
             span.end(at: clock.instant(stage.end))
         }
+    }
+
+    /// A started span for `stage` with its attributes; the caller ends it.
+    private func record(_ stage: StageSpan, named name: String, under parent: any Span, clock: WallClockAnchor)
+        -> any Span
+    {
+        let span = tracer.startSpan(name, context: parent.context, ofKind: .internal, at: clock.instant(stage.start))
+        for (key, value) in stage.attributes.sorted(by: { $0.key < $1.key }) {
+            span.attributes["cascade.\(key)"] = value
+        }
+        return span
     }
 }
 

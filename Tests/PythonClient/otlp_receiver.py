@@ -85,7 +85,7 @@ def check(args):
         spans = read_spans(args.spans)
         ours = [s for s in spans if s["trace_id"] == trace_id]
         names = {s["name"] for s in ours}
-        if "cascade.v1.Cascade/Search" in names and all(stage in names for stage in STAGES):
+        if "cascade.v1.Cascade/Search" in names and all(stage in names for stage in STAGES + ["rerank.batch"]):
             break
         if time.monotonic() > deadline:
             sys.exit(f"otlp: after {args.wait} s the receiver holds {len(spans)} spans, {len(ours)} of trace "
@@ -103,8 +103,9 @@ def check(args):
     assert attributes.get("cascade.rerank_k") == args.rerank_k, attributes
     assert attributes.get("cascade.hits", 0) > 0, attributes
     by_name = {}
+    batches = [s for s in ours if s["name"] == "rerank.batch"]
     for span in ours:
-        if span is request:
+        if span is request or span in batches:
             continue
         assert span["parent_span_id"] == request["span_id"], f"{span['name']} is not a child of the Search span: {span}"
         # 1 ms of slack: stage times are mapped from the monotonic clock onto the wall clock.
@@ -116,6 +117,10 @@ def check(args):
     rerank = by_name["rerank"][0]["attributes"]
     assert rerank["cascade.rerank_k"] == args.rerank_k and rerank["cascade.scored"] == args.rerank_k, rerank
     assert by_name["fetch"][0]["attributes"]["cascade.passages"] >= args.rerank_k, by_name["fetch"]
+    # Each model batch that held some of the pairs is a child of the rerank span.
+    rerank_span = by_name["rerank"][0]
+    assert all(b["parent_span_id"] == rerank_span["span_id"] for b in batches), batches
+    assert sum(b["attributes"]["cascade.rows"] for b in batches) == args.rerank_k, batches
     # The stages ran one after another: encode after the queue wait, retrieve after encode.
     assert by_name["queue"][0]["end"] <= by_name["encode"][0]["start"] + 1000, by_name
     assert by_name["encode"][0]["end"] <= by_name["retrieve"][0]["start"] + 1000, by_name

@@ -46,6 +46,12 @@ import Tracing
         #expect(retrieve.attributes["cascade.hits"]?.toSpanAttribute() == 20)
         let rerank = try #require(byName["rerank"]?.first)
         #expect(rerank.attributes["cascade.scored"]?.toSpanAttribute() == 4)
+        // Each model batch that held some of the 4 pairs is a child of the rerank span.
+        let batches = spans.filter { $0.parentSpanID == rerank.spanID }
+        #expect(!batches.isEmpty && batches.allSatisfy { $0.operationName == "rerank.batch" })
+        let rows = batches.compactMap { $0.attributes["cascade.rows"]?.toSpanAttribute() }
+        #expect(rows.count == batches.count)
+        #expect(rows.reduce(into: 0) { total, row in if case .int64(let n) = row { total += Int(n) } } == 4)
         for stage in stages {
             #expect(stage.startInstant.nanosecondsSinceEpoch <= stage.endInstant.nanosecondsSinceEpoch)
         }

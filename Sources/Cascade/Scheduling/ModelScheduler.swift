@@ -222,7 +222,7 @@ public final class ModelScheduler: Sendable {
         }
         let output = try await submit(
             Job(work: .rerank, admission: admission, encodings: order.map { pairs[$0] }, positions: order, k: 0))
-        return ScoredPairs(scores: output.scores, started: output.started)
+        return ScoredPairs(scores: output.scores, started: output.started, batches: output.batches)
     }
 
     /// Bi-encoder embeddings of tokenized texts, in input order (Embed, Upsert).
@@ -307,6 +307,8 @@ public struct ScoredPairs: Sendable {
     public var scores: [Float]
     /// When the first batch holding one of these pairs started; nil when there were none.
     public var started: ContinuousClock.Instant?
+    /// The batches that held these pairs.
+    public var batches: [StageSpan] = []
 }
 
 public struct EmbeddedTexts: Sendable {
