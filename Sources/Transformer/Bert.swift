@@ -79,7 +79,8 @@ struct BertSelfOutput: Sendable {
     let layerNorm: LayerNorm
 
     init(_ w: ModelLoader, _ prefix: String, _ c: EncoderConfig) throws {
-        dense = try w.linear("\(prefix).dense", in: c.hiddenSize, out: c.hiddenSize)
+        dense = try w.linear(
+            "\(prefix).dense", in: c.hiddenSize, out: c.hiddenSize, precision: w.attentionOutputPrecision)
         layerNorm = try w.layerNorm("\(prefix).LayerNorm", size: c.hiddenSize, eps: c.layerNormEps)
     }
 

@@ -31,7 +31,7 @@ struct MultiHeadSelfAttention: Sendable {
     init(_ w: ModelLoader, _ prefix: String, _ c: EncoderConfig) throws {
         let h = c.hiddenSize
         qkv = try w.fusedLinear(["\(prefix).q_lin", "\(prefix).k_lin", "\(prefix).v_lin"], in: h, out: h)
-        outLin = try w.linear("\(prefix).out_lin", in: h, out: h)
+        outLin = try w.linear("\(prefix).out_lin", in: h, out: h, precision: w.attentionOutputPrecision)
         heads = c.numHeads
         headSize = c.headSize
     }
