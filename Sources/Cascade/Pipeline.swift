@@ -231,9 +231,10 @@ public final class Pipeline: Sendable {
         /// Scores of the first `scores.count` passages (all of them, unless a budget cut the list).
         var scores: [Float]
         var cacheHits: Int
+        /// The model batches that scored the pairs the cache did not have.
+        var batches: [StageSpan]
         /// When the first batch for these pairs started; nil when no model work ran.
-        var started: ContinuousClock.Instant?
-        var batches: [StageSpan] = []
+        var started: ContinuousClock.Instant? { batches.first?.start }
     }
 
     /// Looks the pairs up in the rerank cache and tokenizes the rest; refuses more cross-encoder
@@ -286,7 +287,7 @@ public final class Pipeline: Sendable {
         rerankCache.insert(zip(scoring, scored.scores).map { (key: pairs.keys[$0.element], score: $1) })
         let hits = count - scoring.count
         scheduler.observer?.rerankCache(hits: hits, misses: scoring.count)
-        return CrossScores(scores: scores, cacheHits: hits, started: scored.started, batches: scored.batches)
+        return CrossScores(scores: scores, cacheHits: hits, batches: scored.batches)
     }
 
     /// Bi-encoder embeddings of `texts`, in input order, as bulk work (after interactive work).

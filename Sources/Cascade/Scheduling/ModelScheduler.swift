@@ -212,7 +212,7 @@ public final class ModelScheduler: Sendable {
 
     /// Cross-encoder logits of tokenized pairs, in input order (batched with other requests' pairs).
     public func score(_ pairs: [Encoding], for admission: Admission) async throws -> ScoredPairs {
-        guard !pairs.isEmpty else { return ScoredPairs(scores: [], started: nil) }
+        guard !pairs.isEmpty else { return ScoredPairs(scores: [], batches: []) }
         let order = lengthOrder(pairs)
         let tokens = pairs.reduce(0) { $0 + $1.count }
         core.state.withLock { state in
@@ -222,7 +222,7 @@ public final class ModelScheduler: Sendable {
         }
         let output = try await submit(
             Job(work: .rerank, admission: admission, encodings: order.map { pairs[$0] }, positions: order, k: 0))
-        return ScoredPairs(scores: output.scores, started: output.started, batches: output.batches)
+        return ScoredPairs(scores: output.scores, batches: output.batches)
     }
 
     /// Bi-encoder embeddings of tokenized texts, in input order (Embed, Upsert).
@@ -305,10 +305,10 @@ public struct QueryOutcome: Sendable {
 
 public struct ScoredPairs: Sendable {
     public var scores: [Float]
+    /// The batches that held these pairs, in the order they ran.
+    public var batches: [StageSpan]
     /// When the first batch holding one of these pairs started; nil when there were none.
-    public var started: ContinuousClock.Instant?
-    /// The batches that held these pairs.
-    public var batches: [StageSpan] = []
+    public var started: ContinuousClock.Instant? { batches.first?.start }
 }
 
 public struct EmbeddedTexts: Sendable {

@@ -65,8 +65,9 @@ struct JobOutput: Sendable {
     var startedOnce = false
     var encode: Duration = .zero
     var retrieve: Duration = .zero
-    /// Each batch that ran some of the job's rows: its time, the job's rows in it, and the
-    /// batch's rows and requests (what a trace shows of the sharing).
+    /// Each rerank batch that ran some of the job's rows: its time, the job's rows in it, and the
+    /// batch's rows and requests (what a trace shows of the sharing). Query and bulk jobs keep
+    /// none: nothing reads them, and query batches are the hot path.
     var batches: [StageSpan] = []
 }
 
@@ -373,13 +374,15 @@ extension ModelScheduler {
                     job.output.started = batch.started
                     job.output.startedOnce = true
                 }
-                job.output.batches.append(
-                    StageSpan(
-                        stage: Stage(job.work), start: batch.started, end: now,
-                        attributes: [
-                            "rows": part.range.count, "batch_rows": batch.rows, "batch_requests": batch.parts.count,
-                            "batch_tokens": batch.paddedTokens,
-                        ]))
+                if job.work == .rerank {
+                    job.output.batches.append(
+                        StageSpan(
+                            stage: .rerank, start: batch.started, end: now,
+                            attributes: [
+                                "rows": part.range.count, "batch_rows": batch.rows,
+                                "batch_requests": batch.parts.count, "batch_tokens": batch.paddedTokens,
+                            ]))
+                }
                 switch outcome {
                 case .failure(let error):
                     remove(job)
@@ -431,16 +434,5 @@ extension WorkCost {
             encodeTokens: Swift.min(encodeTokens, other.encodeTokens), scans: Swift.min(scans, other.scans),
             rerankTokens: Swift.min(rerankTokens, other.rerankTokens),
             bulkTokens: Swift.min(bulkTokens, other.bulkTokens))
-    }
-}
-
-extension Stage {
-    /// The stage a class of model work is timed under.
-    init(_ work: WorkClass) {
-        switch work {
-        case .query: self = .encode
-        case .rerank: self = .rerank
-        case .bulk: self = .encode
-        }
     }
 }
