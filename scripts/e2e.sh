@@ -66,15 +66,26 @@ for run in runs:
 print("sweep:", ", ".join(
     f"{r['settings']['retrieveK']}:{r['settings']['rerankK']} p50 {r['latencyMicros']['p50'] / 1000:.1f} ms" for r in runs))
 PY
-"${bench[@]}" --mix "50:5@1,50:0@2" --duration 3 --deadline-ms 5000 --json >"$work/mix.json" || fail "mixed bench failed"
-python3 - "$work/mix.json" <<'PY' || fail "mixed-load JSON is not what cascade-bench promises"
+"${bench[@]}" --mix "50:5@1,50:0@2" --duration 3 --deadline-ms 5000 --json --samples "$work/mix.samples.jsonl" \
+  >"$work/mix.json" || fail "mixed bench failed"
+python3 - "$work/mix.json" "$work/mix.samples.jsonl" <<'PY' || fail "mixed-load JSON is not what cascade-bench promises"
 import json, sys
 runs = json.load(open(sys.argv[1]))["runs"]
 assert [r["settings"]["rerankK"] for r in runs] == [5, 0], runs
 for run in runs:
     assert run["completed"] > 0 and run["deadlineMs"] == 5000 and 0 < run["goodput"] <= run["throughput"], run
+samples = [json.loads(line) for line in open(sys.argv[2])]
+for label, run in zip(["50:5@1", "50:0@2"], runs):
+    mine = [s for s in samples if s["run"] == label]
+    assert len(mine) == run["completed"] + run["failed"], (label, len(mine), run)
+    assert all(0 <= s["sent_ms"] <= s["done_ms"] for s in mine), mine[:3]
 print("mix:", ", ".join(f"{r['settings']['rerankK']}: {r['goodput']:.1f} req/s on time" for r in runs))
 PY
+
+"${bench[@]}" --requests 1 --samples /nonexistent/dir/samples.jsonl >/dev/null 2>"$work/samples.err" \
+  && fail "cascade-bench --samples into a missing folder succeeded"
+grep -q -- "--samples: cannot create /nonexistent/dir/samples.jsonl" "$work/samples.err" \
+  || fail "cascade-bench --samples: no clear error for a bad path: $(cat "$work/samples.err")"
 
 echo "== e2e: cascade eval against the server"
 "$bin/cascade" eval --server "$address" --queries samples/debian-desc/queries.tsv \

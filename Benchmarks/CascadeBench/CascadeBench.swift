@@ -102,6 +102,13 @@ struct CascadeBench: AsyncParsableCommand {
     @Flag(help: "Print the results as one JSON object.")
     var json = false
 
+    @Option(
+        help: """
+            Write every recorded request to this file, one JSON line each (ms from its run's start, outcome): \
+            when in a run the slow ones came.
+            """)
+    var samples: String?
+
     func validate() throws {
         do {
             _ = try makePlan()
@@ -156,11 +163,13 @@ struct CascadeBench: AsyncParsableCommand {
             transportSecurity: transportSecurity()
         )
         let deadlineNanos = deadlineMs.map { UInt64($0 * 1e6) }
+        let sampleFile = try samples.map { try SampleFile(path: $0) }
         let reports = try await withGRPCClient(transport: transport) { grpc in
             let client = Cascade_V1_Cascade.Client(wrapping: grpc)
             await describeServer(client, endpoint: endpoint, queryCount: queryList.count)
             if !plan.mix.isEmpty {
-                return try await runMix(plan, client: client, queries: queryList, deadlineNanos: deadlineNanos)
+                return try await runMix(
+                    plan, client: client, queries: queryList, deadlineNanos: deadlineNanos, sampleFile: sampleFile)
             }
             var reports: [RunReport] = []
             for settings in plan.settings {
@@ -170,7 +179,9 @@ struct CascadeBench: AsyncParsableCommand {
                 }
                 let recorder = await runLoad(
                     shape: plan.shape, bounds: plan.bounds, queries: queryList, deadlineNanos: deadlineNanos,
-                    send: send)
+                    keepSamples: sampleFile != nil, send: send)
+                let label = MixClass(settings: settings, shape: plan.shape).label
+                try sampleFile?.write(recorder.samples ?? [], run: label)
                 let report = RunReport(shape: plan.shape, settings: settings, recorder: recorder)
                 if !json {
                     print(report.formatted() + "\n")
@@ -198,9 +209,9 @@ struct CascadeBench: AsyncParsableCommand {
     /// Every class of a mixed load at once (after a shared warm-up), one report each.
     private func runMix(
         _ plan: BenchPlan, client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, queries: [BenchQuery],
-        deadlineNanos: UInt64?
+        deadlineNanos: UInt64?, sampleFile: SampleFile?
     ) async throws -> [RunReport] {
-        let reports = await withTaskGroup(of: (Int, RunReport).self) { group in
+        let runs = await withTaskGroup(of: (Int, RunReport, [Sample]).self) { group in
             for (index, mixClass) in plan.mix.enumerated() {
                 let send = makeSender(client, settings: mixClass.settings, shape: mixClass.shape)
                 group.addTask {
@@ -209,12 +220,17 @@ struct CascadeBench: AsyncParsableCommand {
                     }
                     let recorder = await runLoad(
                         shape: mixClass.shape, bounds: plan.bounds, queries: queries, deadlineNanos: deadlineNanos,
-                        send: send)
-                    return (index, RunReport(shape: mixClass.shape, settings: mixClass.settings, recorder: recorder))
+                        keepSamples: sampleFile != nil, send: send)
+                    let report = RunReport(shape: mixClass.shape, settings: mixClass.settings, recorder: recorder)
+                    return (index, report, recorder.samples ?? [])
                 }
             }
-            return await group.reduce(into: [(Int, RunReport)]()) { $0.append($1) }.sorted { $0.0 < $1.0 }.map(\.1)
+            return await group.reduce(into: [(Int, RunReport, [Sample])]()) { $0.append($1) }.sorted { $0.0 < $1.0 }
         }
+        for (index, _, samples) in runs {
+            try sampleFile?.write(samples, run: plan.mix[index].label)
+        }
+        let reports = runs.map(\.1)
         if !json {
             for (mixClass, report) in zip(plan.mix, reports) {
                 print("class \(mixClass.label):\n" + report.formatted() + "\n")
@@ -298,6 +314,26 @@ struct CascadeBench: AsyncParsableCommand {
         } catch {
             printError("cascade-bench: warning: Info on \(endpoint) failed: \(error)")
         }
+    }
+}
+
+/// `--samples`: created (truncated) before the run, so a bad path fails before any load is sent.
+private struct SampleFile {
+    let handle: FileHandle
+
+    init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw ValidationError("--samples: cannot create \(path)")
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw ValidationError("--samples: cannot open \(path) for writing")
+        }
+        self.handle = handle
+    }
+
+    func write(_ samples: [Sample], run: String) throws {
+        let text = samples.map { $0.jsonLine(run: run) + "\n" }.joined()
+        try handle.write(contentsOf: Data(text.utf8))
     }
 }
 

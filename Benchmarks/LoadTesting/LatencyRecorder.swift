@@ -22,9 +22,13 @@ public struct LatencyRecorder: Sendable {
     public private(set) var lastDone: UInt64 = 0
     /// Each request's own deadline (`--deadline-ms`), measured from its actual send, as gRPC's is.
     public let deadlineNanos: UInt64?
+    /// Every sample in the order recorded, when asked for (`--samples`): histograms cannot say *when*
+    /// in a run the slow ones happened.
+    public private(set) var samples: [Sample]?
 
-    public init(deadlineNanos: UInt64? = nil) {
+    public init(deadlineNanos: UInt64? = nil, keepSamples: Bool = false) {
         self.deadlineNanos = deadlineNanos
+        samples = keepSamples ? [] : nil
     }
 
     public var failed: Int { errors.values.reduce(0, +) }
@@ -34,6 +38,7 @@ public struct LatencyRecorder: Sendable {
     /// server that refuses fast cannot make its latency look better.
     public mutating func record(_ sample: Sample) {
         lastDone = max(lastDone, sample.done)
+        samples?.append(sample)
         switch sample.outcome {
         case .success(let timings):
             completed += 1
@@ -60,6 +65,7 @@ public struct LatencyRecorder: Sendable {
         completed += other.completed
         onTime += other.onTime
         lastDone = max(lastDone, other.lastDone)
+        if let more = other.samples { samples = (samples ?? []) + more }
     }
 
     static func makeHistogram() -> Histogram<UInt64> {

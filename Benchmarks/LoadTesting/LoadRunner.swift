@@ -35,11 +35,11 @@ public typealias SendQuery = @Sendable (BenchQuery) async -> Outcome
 /// caller's per-request deadline is what bounds a run against a dead server.
 public func runLoad(
     shape: LoadShape, bounds: LoadBounds, queries: [BenchQuery], deadlineNanos: UInt64? = nil,
-    send: @escaping SendQuery
+    keepSamples: Bool = false, send: @escaping SendQuery
 ) async -> LatencyRecorder {
     precondition(!queries.isEmpty, "runLoad needs at least one query")
     precondition(bounds.requests != nil || bounds.durationNanos != nil, "runLoad needs a request count or duration")
-    let run = RunState(deadlineNanos: deadlineNanos)
+    let run = RunState(deadlineNanos: deadlineNanos, keepSamples: keepSamples)
     switch shape {
     case .closed(let concurrency):
         await runClosed(concurrency: concurrency, bounds: bounds, queries: queries, send: send, run: run)
@@ -57,9 +57,9 @@ private final class RunState: Sendable {
     let recorder: Mutex<LatencyRecorder>
     let issued = Atomic<Int>(0)
 
-    init(deadlineNanos: UInt64?) {
+    init(deadlineNanos: UInt64?, keepSamples: Bool) {
         start = clock.now
-        recorder = Mutex(LatencyRecorder(deadlineNanos: deadlineNanos))
+        recorder = Mutex(LatencyRecorder(deadlineNanos: deadlineNanos, keepSamples: keepSamples))
     }
 
     func elapsedNanos() -> UInt64 {

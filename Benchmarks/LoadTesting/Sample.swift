@@ -57,3 +57,22 @@ public struct Sample: Equatable, Sendable {
     /// From the actual send to the answer: what a naive benchmark reports.
     public var serviceNanos: UInt64 { done - sent }
 }
+
+extension Sample {
+    /// One JSON line for `cascade-bench --samples`: times in milliseconds from the start of the run
+    /// named `run`, the outcome (`OK` or a status code name) and any pushback the caller honoured.
+    public func jsonLine(run: String) -> String {
+        func ms(_ nanos: UInt64) -> String { String(format: "%.3f", Double(nanos) / 1e6) }
+        var fields = [
+            "\"run\":\"\(run)\"", "\"intended_ms\":\(ms(intended))", "\"sent_ms\":\(ms(sent))",
+            "\"done_ms\":\(ms(done))",
+        ]
+        switch outcome {
+        case .success: fields.append("\"outcome\":\"OK\"")
+        case .failure(let code, let backOff):
+            fields.append("\"outcome\":\"\(code)\"")
+            if backOff > 0 { fields.append("\"pushback_ms\":\(ms(backOff))") }
+        }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}

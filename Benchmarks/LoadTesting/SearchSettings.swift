@@ -77,6 +77,11 @@ public struct MixClass: Equatable, Sendable {
     public var settings: SearchSettings
     public var shape: LoadShape
 
+    public init(settings: SearchSettings, shape: LoadShape) {
+        self.settings = settings
+        self.shape = shape
+    }
+
     /// "100:50@2" (2 callers) or "100:0@50/s" (50 requests per second).
     public var label: String {
         switch shape {

@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 
@@ -22,6 +23,25 @@ import Testing
         // The refusal's own time, not the back-off after it.
         #expect(report.failureMicros.count == 1 && report.failureMicros.max == 2000)
         #expect(report.formatted().contains("goodput: 13.3 req/s ok within their 100 ms deadline"))
+    }
+
+    @Test func keptSamplesSayWhenEachCallEndedAndHow() async throws {
+        let recorder = await runLoad(
+            shape: .closed(concurrency: 1), bounds: LoadBounds(requests: 2, durationNanos: nil),
+            queries: [BenchQuery(id: "q", text: "q")], keepSamples: true
+        ) { query in
+            query.id == "q" ? .failure(code: "RESOURCE_EXHAUSTED", backOffNanos: 1_500_000) : .success(StageTimings())
+        }
+        let samples = try #require(recorder.samples)
+        #expect(samples.count == 2 && samples[0].done <= samples[1].sent)
+        let line = samples[0].jsonLine(run: "100:20@1")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["run"] as? String == "100:20@1" && object["outcome"] as? String == "RESOURCE_EXHAUSTED")
+        #expect(object["pushback_ms"] as? Double == 1.5)
+        #expect((object["done_ms"] as? Double ?? -1) >= (object["sent_ms"] as? Double ?? 0))
+        // Not kept unless asked: a long run would hold every sample in memory.
+        #expect(LatencyRecorder().samples == nil)
     }
 
     @Test func withoutADeadlineGoodputIsThroughput() {
