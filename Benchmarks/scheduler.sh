@@ -108,7 +108,7 @@ run_server() {
   stop_server
   # A fresh server for the rest: the flood's refusals must not shape what follows.
   start_server "$bin" "$name" "$@"
-  load "$dir/ret1.json" --concurrency 1 --duration 10 --warmup 50 --retrieve-k 100 --rerank-k 0
+  load "$dir/ret1.json" --concurrency 1 --duration 20 --warmup 50 --retrieve-k 100 --rerank-k 0
   load "$dir/ret16.json" --concurrency 16 --duration 10 --warmup 100 --retrieve-k 100 --rerank-k 0
   load "$dir/mixed.json" --mix "100:50@2,100:0@2" --duration 30
   stop_server
