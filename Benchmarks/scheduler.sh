@@ -6,7 +6,9 @@
 #   PREVIOUS  the release to compare with: a git revision (default 3c44176, the last one before the
 #             scheduler), built once into .cache/bench-prev (a git worktree; 15+ minutes on 2
 #             cores), or the path of a `cascade` binary already built from it.
-#   ROUNDS        how many times each server runs every load, the two taking turns (default 1).
+#   ROUNDS        how many times each server runs every load, the two taking turns (default 1),
+#                 the first to go alternating from round to round.
+#   env: LOADS="idle flood ret1 ret16 mixed"   which loads (below) to run.
 #
 # Both servers serve the bundled sample (samples/debian-desc, 3,000 passages) read-only, with the
 # demo's models: all-MiniLM-L6-v2 as retriever and as cross-encoder under the committed seeded head
@@ -22,6 +24,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 prev_rev=${1:-3c44176}
 rounds=${2:-1}
+loads=" ${LOADS:-idle flood ret1 ret16 mixed} "
+wants() { [[ "$loads" == *" $1 "* ]]; }
+for name in $loads; do
+  case $name in idle | flood | ret1 | ret16 | mixed) ;; *) echo "error: unknown load '$name' in LOADS" >&2; exit 2 ;; esac
+done
 model=.cache/models/all-MiniLM-L6-v2
 head=Tests/Fixtures/Transformer/minilm-head/model.safetensors
 queries=samples/debian-desc/queries.tsv
@@ -94,31 +101,43 @@ load() {
   "$bench" --target "$address" --queries "$queries" --json "$@" >"$file" 2>>"$out/bench.log" || true
 }
 
-# run_server BIN NAME [SERVER ARGS...]
+# run_server BIN NAME [SERVER ARGS...]: the loads LOADS names, on two fresh servers.
 run_server() {
   local bin=$1 name=$2
   shift 2
-  start_server "$bin" "$name" "$@"
   local dir="$out/$name"
   mkdir -p "$dir"
-  load "$dir/warm.json" --concurrency 2 --requests 40 --retrieve-k 100 --rerank-k 20
-  load "$dir/idle.json" --concurrency 1 --duration 15 --retrieve-k 100 --rerank-k 20
-  load "$dir/flood.json" --concurrency 64 --duration 30 --retrieve-k 100 --rerank-k 20 --deadline-ms 3000 \
-    --samples "$dir/flood.samples.jsonl"
-  stop_server
+  if wants idle || wants flood; then
+    start_server "$bin" "$name" "$@"
+    load "$dir/warm.json" --concurrency 2 --requests 40 --retrieve-k 100 --rerank-k 20
+    ! wants idle || load "$dir/idle.json" --concurrency 1 --duration 15 --retrieve-k 100 --rerank-k 20
+    ! wants flood || load "$dir/flood.json" --concurrency 64 --duration 30 --retrieve-k 100 --rerank-k 20 \
+      --deadline-ms 3000 --samples "$dir/flood.samples.jsonl"
+    stop_server
+  fi
   # A fresh server for the rest: the flood's refusals must not shape what follows.
-  start_server "$bin" "$name" "$@"
-  load "$dir/ret1.json" --concurrency 1 --duration 20 --warmup 50 --retrieve-k 100 --rerank-k 0
-  load "$dir/ret16.json" --concurrency 16 --duration 10 --warmup 100 --retrieve-k 100 --rerank-k 0
-  load "$dir/mixed.json" --mix "100:50@2,100:0@2" --duration 30
-  stop_server
+  if wants ret1 || wants ret16 || wants mixed; then
+    start_server "$bin" "$name" "$@"
+    ! wants ret1 || load "$dir/ret1.json" --concurrency 1 --duration 20 --warmup 50 --retrieve-k 100 --rerank-k 0
+    ! wants ret16 || load "$dir/ret16.json" --concurrency 16 --duration 10 --warmup 100 --retrieve-k 100 --rerank-k 0
+    ! wants mixed || load "$dir/mixed.json" --mix "100:50@2,100:0@2" --duration 30
+    stop_server
+  fi
 }
 
+# The two servers take turns, and swap who goes first each round: the machine's speed drifts by
+# 20% or more within minutes, and a fixed order would charge the drift to one side.
+rm -rf "$out"/r[0-9]*
 for round in $(seq 1 "$rounds"); do
-  echo "== round $round: previous release ($prev_rev)"
-  run_server "$old_bin" "r$round-old"
-  echo "== round $round: this checkout ($(git rev-parse --short HEAD))"
-  run_server "$new_bin" "r$round-new" --config "$out/no-cache.json"
+  for side in $([ $((round % 2)) = 1 ] && echo "old new" || echo "new old"); do
+    if [ "$side" = old ]; then
+      echo "== round $round: previous release ($prev_rev)"
+      run_server "$old_bin" "r$round-old"
+    else
+      echo "== round $round: this checkout ($(git rev-parse --short HEAD))"
+      run_server "$new_bin" "r$round-new" --config "$out/no-cache.json"
+    fi
+  done
 done
 
 python3 - "$out" "$rounds" "$prev_rev" <<'PY'
