@@ -11,6 +11,7 @@
 #   (DIR keeps the stores and vectors between runs; default a temp dir)
 #   env: SIZES=1000000 DIM=384 THREADS=$(nproc) QUERIES=200 K=100 CODES=fp32,int8 RESCORE_K=(4K)
 #        PARTITIONS=0 NPROBE=(default) DATA=gaussian|mixture CENTRES=4000 PYTHON=/tmp/cascade-ref/bin/python
+#        SEARCH_BENCH=PATH (a release search-bench of this checkout built before; default: build it)
 #
 # This machine sets OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for safety; a user's machine does not,
 # so both are unset for the benchmark commands (the kernels in use are printed).
@@ -43,8 +44,12 @@ extra=()
 [[ -n "${RESCORE_K:-}" ]] && extra+=(--rescore-k "$RESCORE_K")
 [[ -n "${NPROBE:-}" ]] && extra+=(--nprobe "$NPROBE")
 
-swift build -c release --product search-bench >&2
-BIN=$(swift build -c release --show-bin-path)/search-bench
+if [[ -n "${SEARCH_BENCH:-}" ]]; then
+    BIN=$SEARCH_BENCH
+else
+    swift build -c release --product search-bench >&2
+    BIN=$(swift build -c release --show-bin-path)/search-bench
+fi
 mkdir -p "$DIR"
 echo "data in $DIR; CPU: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); load average: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 

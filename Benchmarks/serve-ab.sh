@@ -7,7 +7,8 @@
 #   ROUNDS defaults to 3; the load defaults to 1 caller at 100:20 for 20 s after 20 warm-up calls.
 #   Both serve the bundled sample (samples/debian-desc, 3,000 passages) read-only with the demo's
 #   models (all-MiniLM-L6-v2 as retriever, and as cross-encoder under the seeded head: its scores
-#   mean nothing, its cost is a real MiniLM-L6 cross-encoder's), rerank cache off.
+#   mean nothing, its cost is a real MiniLM-L6 cross-encoder's), rerank cache off (a side whose
+#   flags bring their own --config should turn it off there: "rerank_cache_bytes": 0).
 #   e.g. the reranker at int8 against fp32 (issue 12's end-to-end goal, p50 at most 0.6x):
 #     Benchmarks/serve-ab.sh "--reranker-precision fp32" "--reranker-precision int8" 3
 #   env: CASCADE_BIN_DIR  a folder with this checkout's release `cascade` and `cascade-bench`
@@ -57,8 +58,10 @@ trap stop_server EXIT
 measure() {
   local name=$1
   shift
+  local config=(--config "$out/no-cache.json")
+  [[ " $* " != *" --config "* ]] || config=()
   "$bin_dir/cascade" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" \
-    --read-only --host 127.0.0.1 --port 0 --config "$out/no-cache.json" "$@" >"$out/$name.server.out" \
+    --read-only --host 127.0.0.1 --port 0 ${config[@]+"${config[@]}"} "$@" >"$out/$name.server.out" \
     2>"$out/$name.server.log" &
   server_pid=$!
   local address=""
