@@ -80,6 +80,9 @@ echo '{"scheduler": {"rerank_cache_bytes": 0}}' >"$out/no-cache.json"
 start_server() {
   local bin=$1 name=$2
   shift 2
+  # Emptied here, not by the redirection below: that runs in the background child, after the
+  # loop may already have read the last server's address.
+  : >"$out/$name.server.out"
   "$bin" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" --read-only \
     --host 127.0.0.1 --port 0 "$@" >"$out/$name.server.out" 2>"$out/$name.server.log" &
   server_pid=$!

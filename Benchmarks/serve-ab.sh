@@ -60,6 +60,9 @@ measure() {
   shift
   local config=(--config "$out/no-cache.json")
   [[ " $* " != *" --config "* ]] || config=()
+  # Emptied here, not by the redirection below: that runs in the background child, after the
+  # loop may already have read an earlier run's address.
+  : >"$out/$name.server.out"
   "$bin_dir/cascade" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" \
     --read-only --host 127.0.0.1 --port 0 ${config[@]+"${config[@]}"} "$@" >"$out/$name.server.out" \
     2>"$out/$name.server.log" &

@@ -35,6 +35,9 @@ stop_server() {
   fi
 }
 trap stop_server EXIT
+# Emptied here, not by the redirection below: that runs in the background child, after the loop
+# may already have read the last demo's address.
+: >"$logs/server.out"
 "$bin" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" \
   --host 127.0.0.1 --port 0 --metrics-port 0 >"$logs/server.out" 2>"$logs/server.log" &
 server_pid=$!
