@@ -221,7 +221,7 @@ print(f"\nmedians over {rounds} round(s); previous release {prev} vs this checko
 print(f"{'figure':24} {'previous':>12} {'this':>12} {'this/prev':>10}")
 for key in rows:
     a, b = med("old", key), med("new", key)
-    r = paired(key)
+    r = paired(key) if a else None  # the previous release's flood serves nothing: no ratio
     ratio = f"{r:.2f}x" if r is not None else "-"
     print(f"{key:24} {fmt(a):>12} {fmt(b):>12} {ratio:>10}")
 for side in ("old", "new"):
