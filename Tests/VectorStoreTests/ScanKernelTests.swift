@@ -7,7 +7,7 @@ import Testing
 /// Every path of the code-scan kernels (scan.h) this CPU runs, against plain Swift references.
 @Suite struct ScanKernelTests {
     static let levels: [Int32] = [
-        Int32(CASCADE_ISA_PORTABLE), Int32(CASCADE_ISA_AVX2), Int32(CASCADE_ISA_AVX512),
+        Int32(CASCADE_ISA_PORTABLE), Int32(CASCADE_ISA_AVX2), Int32(CASCADE_ISA_AVX512), Int32(CASCADE_ISA_AVX512_VNNI),
     ]
 
     /// The levels this CPU supports; prints which ran and which were skipped.
