@@ -62,8 +62,6 @@ final class Environment: @unchecked Sendable {
         var mapSize: Int
         var usedBytes: Int
         var pageSize: Int
-        /// Where the map starts in this process (tests tell where a value lies in the file by it).
-        var mapAddress: UnsafeMutableRawPointer?
     }
 
     func info() -> Info {
@@ -72,9 +70,7 @@ final class Environment: @unchecked Sendable {
         mdb_env_info(handle, &envInfo)
         mdb_env_stat(handle, &stat)
         let pageSize = Int(stat.ms_psize)
-        return Info(
-            mapSize: envInfo.me_mapsize, usedBytes: (envInfo.me_last_pgno + 1) * pageSize, pageSize: pageSize,
-            mapAddress: envInfo.me_mapaddr)
+        return Info(mapSize: envInfo.me_mapsize, usedBytes: (envInfo.me_last_pgno + 1) * pageSize, pageSize: pageSize)
     }
 
     /// Caller guarantees no transaction of this process is active (see `MapLock`).

@@ -170,12 +170,14 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
             at: dir.store(), model: model(dimension: dimension), options: StoreOptions(blockSize: 16, codes: .int8))
         try store.upsert(batch("d", 500, dimension: dimension, rng: &rng))
         let probe = stride(from: 0, to: 500, by: 37).map { "d\($0)" }
-        /// Where each probed passage, full vector and block lie in the file.
+        /// Where each probed passage, full vector and block lie in the map, relative to the first
+        /// passage (the map may move when it grows; the file offsets between values do not).
         func offsets() throws -> (passages: [Int], full: [Int], blocks: [Int]) {
             try store.read { txn in
-                let base = try #require(store.env.info().mapAddress)
                 let records = try Records(txn, store.dbs, blockSize: store.blockSize)
-                var out: (passages: [Int], full: [Int], blocks: [Int]) = ([], [], [])
+                var pointers: (passages: [UnsafeRawPointer], full: [UnsafeRawPointer], blocks: [UnsafeRawPointer]) = (
+                    [], [], []
+                )
                 for id in probe {
                     let slot = try #require(try txn.slot(store.dbs, id: id))
                     let record = try records.record(txn, slot: slot)
@@ -183,11 +185,15 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
                     let full = try #require(try withKey(record) { try txn.get(store.dbs.full!, key: $0) })
                     let block = try #require(
                         try withKey(slot / UInt32(store.blockSize)) { try txn.get(store.dbs.blocks, key: $0) })
-                    out.passages.append(text.baseAddress! - UnsafeRawPointer(base))
-                    out.full.append(full.baseAddress! - UnsafeRawPointer(base))
-                    out.blocks.append(block.baseAddress! - UnsafeRawPointer(base))
+                    pointers.passages.append(text.baseAddress!)
+                    pointers.full.append(full.baseAddress!)
+                    pointers.blocks.append(block.baseAddress!)
                 }
-                return out
+                let base = pointers.passages[0]
+                return (
+                    pointers.passages.map { $0 - base }, pointers.full.map { $0 - base },
+                    pointers.blocks.map { $0 - base }
+                )
             }
         }
         let before = try offsets()
