@@ -46,6 +46,27 @@ struct BlockLayout: Sendable {
         }
     }
 
+    /// Copies row `row` of `source` (a block of this layout) to row `to` of `block`, bit for bit.
+    func copy(row: Int, of source: UnsafeRawBufferPointer, to target: Int, in block: UnsafeMutableRawBufferPointer) {
+        let dim = dimension
+        switch codes {
+        case .fp32:
+            for j in 0..<dim {
+                block.storeBytes(
+                    of: source.loadUnaligned(fromByteOffset: (j * blockSize + row) * 4, as: UInt32.self),
+                    toByteOffset: (j * blockSize + target) * 4, as: UInt32.self)
+            }
+        case .fp16:
+            block.baseAddress!.advanced(by: target * dim * 2).copyMemory(
+                from: source.baseAddress!.advanced(by: row * dim * 2), byteCount: dim * 2)
+        case .int8:
+            block.baseAddress!.advanced(by: target * dim).copyMemory(
+                from: source.baseAddress!.advanced(by: row * dim), byteCount: dim)
+            block.baseAddress!.advanced(by: blockSize * dim + target * 4).copyMemory(
+                from: source.baseAddress!.advanced(by: blockSize * dim + row * 4), byteCount: 4)
+        }
+    }
+
     func clear(row: Int, in block: UnsafeMutableRawBufferPointer) {
         write([Float](repeating: 0, count: dimension), row: row, into: block)
     }

@@ -7,22 +7,36 @@ public struct RepartitionReport: Sendable {
     public var sampled: Int
     public var trainSeconds: Double
     public var writeSeconds: Double
+    /// Batches the vectors were assigned to their partitions in (a bounded number of vectors each).
+    public var batches: Int
 }
 
 extension VectorStore {
+    /// Vectors whose nearest centroids a relayout computes in one BLAS call: what it holds of
+    /// vectors at a time (3 MB at 768 dimensions).
+    static let relayoutBatchRows = 1024
+
     /// Trains `partitions` centroids by spherical k-means on a sample of the stored vectors (at
     /// most `samplePerPartition` per centroid), assigns every vector to its nearest centroid and
     /// lays each partition out in blocks of its own, all in one write transaction: a reader or a
-    /// kill -9 sees the store before or after, never in between. Slots change; ids and texts
-    /// move with their vectors. Later upserts go to their nearest centroid.
+    /// kill -9 sees the store before or after, never in between. Slots change; ids, texts and
+    /// vectors stay with each other. Later upserts go to their nearest centroid. See `relayout`
+    /// for what it holds in memory and rewrites on disk.
     @discardableResult
     public func repartition(
         partitions: Int, samplePerPartition: Int = 64, iterations: Int = 10, seed: UInt64 = 42
     ) throws -> RepartitionReport {
-        guard (1...65536).contains(partitions) else {
-            throw StoreError.invalidOption("partitions must be in 1...65536, got \(partitions)")
-        }
-        guard !readOnly else { throw StoreError.readOnly(operation: "repartition", path: path) }
+        try repartition(
+            partitions: partitions, samplePerPartition: samplePerPartition, iterations: iterations, seed: seed,
+            batchRows: VectorStore.relayoutBatchRows)
+    }
+
+    /// `repartition` assigning `batchRows` vectors at a time (tests make it small).
+    @discardableResult
+    func repartition(partitions: Int, samplePerPartition: Int, iterations: Int, seed: UInt64, batchRows: Int)
+        throws -> RepartitionReport
+    {
+        try checkPartitions(partitions)
         let clock = ContinuousClock()
         let started = clock.now
         let dim = model.dimension
@@ -33,101 +47,91 @@ extension VectorStore {
                 throw StoreError.invalidOption(
                     "cannot make \(partitions) partitions from \(slots.count) vectors; use at most \(slots.count)")
             }
+            let records = try Records(txn, dbs, blockSize: blockSize)
             var rng = SplitMix(state: seed)
             var chosen = slots
             let size = min(slots.count, partitions * max(1, samplePerPartition))
             for i in 0..<size { chosen.swapAt(i, i + Int(rng.next() % UInt64(slots.count - i))) }
             var out = [Float]()
             out.reserveCapacity(size * dim)
-            for slot in chosen.prefix(size) { out += unitLength(try fullVector(txn, slot: slot)) }
+            for slot in chosen.prefix(size) { out += unitLength(try fullVector(txn, slot: slot, records: records)) }
             return out
         }
+        return try layOut(
+            partitions: partitions, sample: sample, iterations: iterations, seed: seed, batchRows: batchRows,
+            started: started)
+    }
+
+    /// Trains `partitions` centroids on `trainingVectors` instead of on a sample of the store, then
+    /// lays the store out as `repartition` does. On an empty store that only records the
+    /// centroids, so that vectors about to be imported go straight to their partitions: train on a
+    /// sample of them first and no relayout is needed afterwards.
+    @discardableResult
+    public func repartition(partitions: Int, trainingVectors: [[Float]], iterations: Int = 10, seed: UInt64 = 42)
+        throws -> RepartitionReport
+    {
+        try checkPartitions(partitions)
+        guard trainingVectors.count >= partitions else {
+            throw StoreError.invalidOption(
+                "cannot train \(partitions) partitions on \(trainingVectors.count) vectors; use at most \(trainingVectors.count)"
+            )
+        }
+        let started = ContinuousClock().now
+        var sample = [Float]()
+        sample.reserveCapacity(trainingVectors.count * model.dimension)
+        for vector in trainingVectors { sample += unitLength(try prepared(vector, id: nil)) }
+        return try layOut(
+            partitions: partitions, sample: sample, iterations: iterations, seed: seed,
+            batchRows: VectorStore.relayoutBatchRows, started: started)
+    }
+
+    private func checkPartitions(_ partitions: Int) throws {
+        guard (1...65536).contains(partitions) else {
+            throw StoreError.invalidOption("partitions must be in 1...65536, got \(partitions)")
+        }
+        guard !readOnly else { throw StoreError.readOnly(operation: "repartition", path: path) }
+    }
+
+    private func layOut(
+        partitions: Int, sample: [Float], iterations: Int, seed: UInt64, batchRows: Int,
+        started: ContinuousClock.Instant
+    ) throws -> RepartitionReport {
+        let clock = ContinuousClock()
+        let dim = model.dimension
         let centroids = SphericalKMeans.train(
             points: sample, dimension: dim, k: partitions, iterations: iterations, seed: seed)
         let trained = clock.now
-        let total = try write(
-            operation: "repartition", estimatedBytes: max(count, 1) * (layout.blockBytes / blockSize + 4 * dim + 256)
-        ) { txn in
-            try relayout(txn, centroids: Centroids(count: partitions, dimension: dim, values: centroids))
+        // What the transaction writes: the scanned blocks (each partition's last one part empty),
+        // ids and the small per-block tables; texts and full-precision vectors stay where they are.
+        let estimate = max(count, 1) * (layout.blockBytes / blockSize + 96) + partitions * layout.blockBytes
+        let result = try write(operation: "repartition", estimatedBytes: estimate) { txn in
+            try relayout(
+                txn, centroids: Centroids(count: partitions, dimension: dim, values: centroids), batchRows: batchRows)
         }
         let seconds = { (d: Duration) in Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         return RepartitionReport(
-            partitions: partitions, vectors: total, sampled: sample.count / dim,
-            trainSeconds: seconds(trained - started),
-            writeSeconds: seconds(clock.now - trained))
-    }
-
-    /// Rewrites every live vector, passage and id into partition order under `centroids`.
-    private func relayout(_ txn: Transaction, centroids: Centroids) throws -> Int {
-        let dim = model.dimension
-        // Everything live, read before the databases are emptied.
-        var ids = [String]()
-        var records = [[UInt8]]()
-        var vectors = [Float]()
-        let cursor = try txn.cursor(dbs.ids)
-        var entry = try cursor.first()
-        while let (key, value) = entry {
-            let slot = value.loadUInt32()
-            ids.append(String(decoding: key, as: UTF8.self))
-            guard let record = try withKey(slot, { try txn.get(dbs.passages, key: $0) }) else {
-                throw CorruptMeta(reason: "live slot \(slot) has no passage")
-            }
-            records.append(Array(record))
-            vectors += try fullVector(txn, slot: slot)
-            entry = try cursor.next()
-        }
-        let assignment = centroids.nearest(vectors)
-        let full = codes == .fp32 ? nil : try dbs.required(dbs.full, "full")
-        for db in [dbs.blocks, dbs.live, dbs.free, dbs.passages, dbs.ids] { try txn.empty(db) }
-        for db in [dbs.pfree, dbs.parts, dbs.owner, full] { if let db { try txn.empty(db) } }
-        try centroids.values.withUnsafeBytes { try txn.putMeta(dbs, Schema.MetaKey.centroids, $0) }
-        try txn.putMeta(dbs, Schema.MetaKey.format, integer: 2)
-
-        var allocator = try SlotAllocator(store: self, txn: txn)
-        allocator.counters = Counters(count: UInt64(ids.count), nextSlot: 0)
-        var edit = BlockEdit(store: self, txn: txn)
-        let order = ids.indices.sorted { (assignment[$0], $0) < (assignment[$1], $1) }
-        for i in order {
-            let slot = try allocator.take(partition: assignment[i])
-            let vector = Array(vectors[i * dim..<(i + 1) * dim])
-            try withKey(ids[i]) { key in try withKey(slot) { try txn.put(dbs.ids, key: key, value: $0) } }
-            try withKey(slot) { key in
-                try records[i].withUnsafeBytes { try txn.put(dbs.passages, key: key, value: $0) }
-                if let full { try vector.withUnsafeBytes { try txn.put(full, key: key, value: $0) } }
-            }
-            try edit.set(slot: slot, vector: vector)
-        }
-        try edit.save()
-        try allocator.save()
-        return ids.count
+            partitions: partitions, vectors: result.vectors, sampled: sample.count / dim,
+            trainSeconds: seconds(trained - started), writeSeconds: seconds(clock.now - trained),
+            batches: result.batches)
     }
 
     /// Every live slot, in slot order.
-    private func liveSlots(_ txn: Transaction) throws -> [UInt32] {
+    func liveSlots(_ txn: Transaction) throws -> [UInt32] {
         var slots = [UInt32]()
-        let cursor = try txn.cursor(dbs.live)
-        var entry = try cursor.first()
-        while let (key, bits) = entry {
-            let base = key.loadUInt32() &* UInt32(blockSize)
-            for w in 0..<bits.count / 8 {
-                var word = bits.loadUnaligned(fromByteOffset: w * 8, as: UInt64.self)
-                while word != 0 {
-                    slots.append(base + UInt32(w * 64 + word.trailingZeroBitCount))
-                    word &= word &- 1
-                }
-            }
-            entry = try cursor.next()
+        try forEachLiveBlock(txn) { block, bits in
+            for row in liveRows(bits) { slots.append(block &* UInt32(blockSize) + UInt32(row)) }
         }
         return slots
     }
 
     /// A slot's vector at full precision: from its fp32 block, or the `full` database.
-    func fullVector(_ txn: Transaction, slot: UInt32) throws -> [Float] {
+    func fullVector(_ txn: Transaction, slot: UInt32, records: Records) throws -> [Float] {
         let dim = model.dimension
         if codes != .fp32 {
-            guard let values = try withKey(slot, { try txn.get(try dbs.required(dbs.full, "full"), key: $0) }),
+            let record = try records.record(txn, slot: slot)
+            guard let values = try withKey(record, { try txn.get(try dbs.required(dbs.full, "full"), key: $0) }),
                 values.count == dim * 4
-            else { throw CorruptMeta(reason: "no full-precision vector for slot \(slot)") }
+            else { throw CorruptMeta(reason: "no full-precision vector for slot \(slot) (record \(record))") }
             return (0..<dim).map { values.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
         }
         let block = slot / UInt32(blockSize)

@@ -145,6 +145,19 @@ public final class VectorStore: Sendable {
             try txn.commit()  // keeps the database handles open for later transactions
             return (dbs, header)
         }
+        let missing = [dbs.full, dbs.parts, dbs.owner, dbs.pfree, dbs.rows, dbs.rfree].contains { $0 == nil }
+        if missing && !readOnly && !env.readOnly {
+            // A writer may turn the store into a later format (repartition): it needs every
+            // database, which an older store may lack.
+            let all = try mapCorrupt(path) {
+                let txn = try Transaction(env, readOnly: false)
+                defer { txn.abort() }
+                let all = try Databases(txn, create: true)
+                try txn.commit()
+                return all
+            }
+            return VectorStore(env: env, dbs: all, header: header, path: path, readOnly: false)
+        }
         return VectorStore(env: env, dbs: dbs, header: header, path: path, readOnly: readOnly)
     }
 

@@ -59,12 +59,13 @@ extension VectorStore {
             } else {
                 tops = try scan(try mappedBlocks(txn, only: nil), queries: prepared, candidates: candidates)
             }
+            let records = try Records(txn, dbs, blockSize: blockSize)
             if codes != .fp32 {
                 tops = try zip(tops, prepared).map { top, query in
-                    try rescore(top.candidates, query: query, k: k, txn: txn)
+                    try rescore(top.candidates, query: query, k: k, txn: txn, records: records)
                 }
             }
-            return try tops.map { try rank($0.candidates, k: k, txn: txn) }
+            return try tops.map { try rank($0.candidates, k: k, txn: txn, records: records) }
         }
     }
 
@@ -103,15 +104,15 @@ extension VectorStore {
     }
 
     /// Exact scores of `candidates` from their full-precision vectors, read only for them.
-    private func rescore(_ candidates: [(score: Float, slot: UInt32)], query: [Float], k: Int, txn: Transaction)
-        throws -> TopK
-    {
+    private func rescore(
+        _ candidates: [(score: Float, slot: UInt32)], query: [Float], k: Int, txn: Transaction, records: Records
+    ) throws -> TopK {
         let full = try dbs.required(dbs.full, "full")
         let dim = model.dimension
         var top = TopK(k: k)
         for candidate in candidates {
-            guard let vector = try withKey(candidate.slot, { try txn.get(full, key: $0) }), vector.count == dim * 4
-            else {
+            let record = try records.record(txn, slot: candidate.slot)
+            guard let vector = try withKey(record, { try txn.get(full, key: $0) }), vector.count == dim * 4 else {
                 throw CorruptMeta(reason: "no full-precision vector for slot \(candidate.slot)")
             }
             var score: Float = 0
@@ -182,15 +183,22 @@ extension VectorStore {
     }
 
     /// Orders the candidates by score, then id, now that their ids are worth fetching.
-    private func rank(_ candidates: [(score: Float, slot: UInt32)], k: Int, txn: Transaction) throws -> [Hit] {
-        var hits = try candidates.map { Hit(id: try txn.passageId(dbs, slot: $0.slot), score: $0.score) }
+    private func rank(_ candidates: [(score: Float, slot: UInt32)], k: Int, txn: Transaction, records: Records)
+        throws -> [Hit]
+    {
+        var hits = try candidates.map {
+            Hit(id: try txn.passageId(dbs, record: try records.record(txn, slot: $0.slot)), score: $0.score)
+        }
         hits.sort { $0.score != $1.score ? $0.score > $1.score : $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }
         return Array(hits.prefix(k))
     }
 
     public func passages(ids: [String]) throws -> [Passage?] {
         try read { txn in
-            try ids.map { id in try txn.slot(dbs, id: id).flatMap { try txn.passage(dbs, slot: $0) } }
+            let records = try Records(txn, dbs, blockSize: blockSize)
+            return try ids.map { id in
+                try txn.slot(dbs, id: id).flatMap { try txn.passage(dbs, record: try records.record(txn, slot: $0)) }
+            }
         }
     }
 
@@ -201,7 +209,10 @@ extension VectorStore {
     /// The stored vector of `id` (cosine stores hold it normalised) at full precision, or nil
     /// when absent.
     public func vector(id: String) throws -> [Float]? {
-        try read { txn in try txn.slot(dbs, id: id).map { try fullVector(txn, slot: $0) } }
+        try read { txn in
+            let records = try Records(txn, dbs, blockSize: blockSize)
+            return try txn.slot(dbs, id: id).map { try fullVector(txn, slot: $0, records: records) }
+        }
     }
 
     /// The partition `id` is stored in, or nil when absent or the store is not partitioned.

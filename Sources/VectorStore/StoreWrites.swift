@@ -27,17 +27,25 @@ extension VectorStore {
         try write(
             operation: "upsert", estimatedBytes: textBytes + fullBytes + touchedBlocks * layout.blockBytes
         ) { txn in
-            var edit = BlockEdit(store: self, txn: txn)
+            var records = try RecordAllocator(txn, dbs, blockSize: blockSize)
+            var edit = BlockEdit(store: self, txn: txn, records: records.records)
             var slots = try SlotAllocator(store: self, txn: txn)
             let targets = try slots.partitions(for: vectors)
+            let full = codes == .fp32 ? nil : try dbs.required(dbs.full, "full")
             for (index, (item, vector)) in zip(items, vectors).enumerated() {
                 let slot: UInt32
+                let record: UInt32
                 if let existing = try txn.slot(dbs, id: item.passage.id) {
+                    record = try edit.record(of: existing)
                     if let target = targets?[index], try slots.partition(of: existing) != target {
+                        // To another partition: a new slot. Format 3 keeps the record, so only
+                        // older formats move the passage and the full vector with the slot.
                         try edit.clear(slot: existing)
-                        try withKey(existing) { key in
-                            _ = try txn.delete(dbs.passages, key: key)
-                            if codes != .fp32 { _ = try txn.delete(try dbs.required(dbs.full, "full"), key: key) }
+                        if records.keyedBySlot {
+                            try withKey(existing) { key in
+                                _ = try txn.delete(dbs.passages, key: key)
+                                if let full { _ = try txn.delete(full, key: key) }
+                            }
                         }
                         try slots.release(existing)
                         slot = try slots.take(partition: target)
@@ -53,18 +61,19 @@ extension VectorStore {
                         try withKey(slot) { try txn.put(dbs.ids, key: key, value: $0) }
                     }
                     slots.counters.count += 1
+                    record = try records.take(for: slot)
                 }
-                let record = PassageRecord.encode(item.passage)
-                try withKey(slot) { key in try record.withUnsafeBytes { try txn.put(dbs.passages, key: key, value: $0) }
+                let key = records.keyedBySlot ? slot : record
+                let bytes = PassageRecord.encode(item.passage)
+                try withKey(key) { key in try bytes.withUnsafeBytes { try txn.put(dbs.passages, key: key, value: $0) } }
+                if let full {
+                    try withKey(key) { key in try vector.withUnsafeBytes { try txn.put(full, key: key, value: $0) } }
                 }
-                if codes != .fp32 {
-                    let full = try dbs.required(dbs.full, "full")
-                    try withKey(slot) { key in try vector.withUnsafeBytes { try txn.put(full, key: key, value: $0) } }
-                }
-                try edit.set(slot: slot, vector: vector)
+                try edit.set(slot: slot, vector: vector, record: key)
             }
             try edit.save()
             try slots.save()
+            try records.save()
         }
     }
 
@@ -82,14 +91,17 @@ extension VectorStore {
                 if let slot = try txn.slot(dbs, id: id) { slots.append(slot) } else { missing.append(id) }
             }
             guard missing.isEmpty else { throw StoreError.unknownIds(missing) }
-            var edit = BlockEdit(store: self, txn: txn)
+            let records = try RecordAllocator(txn, dbs, blockSize: blockSize)
+            var edit = BlockEdit(store: self, txn: txn, records: records.records)
             var allocator = try SlotAllocator(store: self, txn: txn)
             for (id, slot) in zip(unique, slots) {
                 try withKey(id) { _ = try txn.delete(dbs.ids, key: $0) }
-                try withKey(slot) { key in
+                let record = try edit.record(of: slot)
+                try withKey(record) { key in
                     _ = try txn.delete(dbs.passages, key: key)
                     if codes != .fp32 { _ = try txn.delete(try dbs.required(dbs.full, "full"), key: key) }
                 }
+                try records.release(record)
                 try allocator.release(slot)
                 try edit.clear(slot: slot)
                 allocator.counters.count -= 1
@@ -120,19 +132,33 @@ extension VectorStore {
 struct BlockEdit {
     let store: VectorStore
     let txn: Transaction
+    let records: Records
+    /// Format 3's `rows`, which `set` keeps up to date; nil in older formats.
+    var rowsDB: Database? { records.rows }
     var blocks: [UInt32: [UInt8]] = [:]
     var live: [UInt32: [UInt64]] = [:]
+    var rows: [UInt32: [UInt32]] = [:]
 
-    init(store: VectorStore, txn: Transaction) {
+    init(store: VectorStore, txn: Transaction, records: Records) {
         self.store = store
         self.txn = txn
+        self.records = records
     }
 
-    mutating func set(slot: UInt32, vector: [Float]) throws {
+    /// The record of a live slot, as this transaction left it.
+    func record(of slot: UInt32) throws -> UInt32 {
+        let block = slot / UInt32(store.blockSize)
+        if let loaded = rows[block] { return loaded[Int(slot % UInt32(store.blockSize))] }
+        return try records.record(txn, slot: slot)
+    }
+
+    /// Stores `vector` in `slot`, whose passage is kept under `record`.
+    mutating func set(slot: UInt32, vector: [Float], record: UInt32) throws {
         let (block, row) = try load(slot)
         let layout = store.layout
         blocks[block]!.withUnsafeMutableBytes { layout.write(vector, row: row, into: $0) }
         live[block]![row / 64] |= UInt64(1) << UInt64(row % 64)
+        if rowsDB != nil { rows[block]![row] = record }
     }
 
     mutating func clear(slot: UInt32) throws {
@@ -151,6 +177,9 @@ struct BlockEdit {
                 }
             }
             try withKey(block) { key in try live[block]!.withUnsafeBytes { try txn.put(dbs.live, key: key, value: $0) }
+            }
+            if let rowsDB, let records = rows[block] {
+                try withKey(block) { key in try records.withUnsafeBytes { try txn.put(rowsDB, key: key, value: $0) } }
             }
         }
     }
@@ -177,6 +206,16 @@ struct BlockEdit {
                 bits.withUnsafeMutableBytes { $0.copyMemory(from: stored) }
             }
             live[block] = bits
+            if let rowsDB {
+                var records = [UInt32](repeating: 0, count: blockSize)
+                if let stored = try withKey(block, { try txn.get(rowsDB, key: $0) }) {
+                    guard stored.count == blockSize * 4 else {
+                        throw CorruptMeta(reason: "record numbers of block \(block) are malformed")
+                    }
+                    records.withUnsafeMutableBytes { $0.copyMemory(from: stored) }
+                }
+                rows[block] = records
+            }
         }
         return (block, row)
     }

@@ -46,7 +46,10 @@ struct ImportCommand: ParsableCommand {
     @Option(help: "How a new store keeps the vectors it scans (fp32, fp16, int8).")
     var codes: VectorCodes?
 
-    @Option(help: "Partition the store into N after importing (0: leave it as it is).")
+    @Option(
+        help:
+            "Partition the store into N (0: leave it as it is); an empty store is trained on a sample of the input first."
+    )
     var partitions: Int?
 
     @Option(help: "Passages per transaction.")
@@ -92,8 +95,16 @@ struct ImportCommand: ParsableCommand {
         let vectorStore = try VectorStore.open(
             at: URL(fileURLWithPath: store), model: storeModel,
             options: newStoreOptions(codes: codes, partitions: partitions))
+        let importer = VectorImporter(store: vectorStore, batchSize: batchSize)
+        if let partitions, partitions > 0, let report = try importer.partitionFirst(source, partitions: partitions) {
+            printError(
+                String(
+                    format: "repartition: done: trained %d partitions on %d vectors of the input in %.1f s, "
+                        + "before importing; each vector goes to its nearest",
+                    partitions, report.sampled, report.trainSeconds + report.writeSeconds))
+        }
         var lastReport = clock.now
-        let result = try VectorImporter(store: vectorStore, batchSize: batchSize).run(source) { progress in
+        let result = try importer.run(source) { progress in
             guard clock.now - lastReport >= .seconds(1) || progress.done == progress.total else { return }
             lastReport = clock.now
             printError(

@@ -101,22 +101,33 @@ func recall(_ got: [Hit], _ expected: [Hit]) -> Double {
         #expect(try reopened.search([1, 0, 0, 0], k: 1) == [Hit(id: "a", score: 1)])
     }
 
-    /// A store written by a build before codes existed: format 1, none of format 2's databases.
+    /// A store written by a build before codes existed: format 1, none of the later databases.
     @Test func formatOneStoresWithoutTheNewDatabasesStillOpen() throws {
         let dir = try TempDir()
         do {
             let store = try VectorStore.open(at: dir.store(), model: model(dimension: 4))
-            try store.upsert([(passage: Passage(id: "a", text: "a"), vector: [1, 2, 3, 4])])
+            try store.upsert([
+                (passage: Passage(id: "a", text: "a"), vector: [1, 2, 3, 4]),
+                (passage: Passage(id: "b", text: "bee"), vector: [0, 1, 0, 0]),
+            ])
             try store.write(operation: "test", estimatedBytes: 0) { txn in
-                for db in [store.dbs.full, store.dbs.parts, store.dbs.owner, store.dbs.pfree] {
-                    try txn.dropDatabase(try #require(db))
-                }
+                let later = [store.dbs.full, store.dbs.parts, store.dbs.owner, store.dbs.pfree, store.dbs.rows]
+                for db in later + [store.dbs.rfree] { try txn.dropDatabase(try #require(db)) }
             }
         }
-        let readOnly = try VectorStore.open(existingAt: dir.store(), readOnly: true)
-        #expect(readOnly.dbs.full == nil && readOnly.dbs.pfree == nil)
-        #expect(try readOnly.search([1, 0, 0, 0], k: 1) == [Hit(id: "a", score: 1)])
-        #expect(try readOnly.stats().formatVersion == 1)
+        do {
+            let readOnly = try VectorStore.open(existingAt: dir.store(), readOnly: true)
+            #expect(readOnly.dbs.full == nil && readOnly.dbs.pfree == nil && readOnly.dbs.rows == nil)
+            #expect(try readOnly.search([1, 0, 0, 0], k: 1) == [Hit(id: "a", score: 1)])
+            #expect(try readOnly.stats().formatVersion == 1)
+        }
+        // A writer adds the databases it lacks; a repartition turns the store into format 3 in place.
+        let writer = try VectorStore.open(existingAt: dir.store())
+        try writer.repartition(partitions: 2)
+        #expect(try writer.stats().formatVersion == 3)
+        #expect(try writer.search([1, 0, 0, 0], k: 1) == [Hit(id: "a", score: 1)])
+        #expect(try writer.passage(id: "b")?.text == "bee")
+        #expect(try writer.vector(id: "b") == [0, 1, 0, 0])
     }
 
     @Test func searchOptionsAreChecked() throws {

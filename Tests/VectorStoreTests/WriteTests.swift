@@ -168,15 +168,15 @@ import Testing
         do {
             let store = try VectorStore.open(at: dir.store(), model: model(dimension: 4))
             try store.write(operation: "test", estimatedBytes: 0) { txn in
-                try txn.putMeta(store.dbs, Schema.MetaKey.format, integer: 3)
+                try txn.putMeta(store.dbs, Schema.MetaKey.format, integer: 4)
             }
         }
-        let expected = StoreError.newerFormat(path: dir.store().path, found: 3, supported: 2)
+        let expected = StoreError.newerFormat(path: dir.store().path, found: 4, supported: 3)
         #expect(throws: expected) { _ = try VectorStore.open(existingAt: dir.store()) }
         #expect(throws: expected) { _ = try VectorStore.open(at: dir.store(), model: model(dimension: 4)) }
         #expect(
             expected.description
-                == "vector store \(dir.store().path) has format version 3; this build reads up to version 2")
+                == "vector store \(dir.store().path) has format version 4; this build reads up to version 3")
     }
 
     /// Ids are stored in NFC and looked up in NFC: two spellings of "café" are one passage.
