@@ -21,7 +21,7 @@
 #                                         trained there first when absent, ~30 min)
 #        MODEL=DIR                        the retriever (default .cache/models/all-MiniLM-L6-v2)
 #        TRAIN_QUERIES=20000              training queries made with the data set
-#        TRAIN_ARGS="..."                 scripts/train-reranker.py's training flags (default: 64
+#        TRAIN_ARGS="..."                 scripts/train-reranker.py's training flags (default: 128
 #                                         tokens a pair, 3 hard negatives, lr 1e-4, 1,500 wall seconds)
 #        TRAIN_RUN_QUERIES=8000           training queries given hard negatives (more than 25
 #                                         minutes of 2 cores get through)
@@ -48,7 +48,7 @@ model=${MODEL:-$root/.cache/models/all-MiniLM-L6-v2}
 python=${CASCADE_REF_PYTHON:-/tmp/cascade-ref/bin/python}
 dataset_script=${DATASET_SCRIPT:-$root/../shared/datasets/debian_descriptions.py}
 train_queries=${TRAIN_QUERIES:-20000}
-train_args=${TRAIN_ARGS:---max-length 64 --negatives 3 --lr 1e-4 --time-limit 1500 --clock wall}
+train_args=${TRAIN_ARGS:---max-length 128 --negatives 3 --lr 1e-4 --time-limit 1500 --clock wall}
 retriever_precisions=${RETRIEVER_PRECISIONS-fp16 int8}
 reranker_precisions=${RERANKER_PRECISIONS-fp32 fp16 int8}
 lock=${LOCK:-}

@@ -16,18 +16,21 @@ steps calibrating absolute probabilities and sees k negatives per positive as cl
 Runs in the reference venv (`scripts/reference-env.sh`), never in the project's test command.
 Pinned there: torch==2.15.0 transformers==5.24.0 tokenizers==0.23.3 safetensors==0.8.0 numpy==2.4.6
 
-Cost, measured on a 2-core AMD EPYC (AVX2) with torch 2.15: a step of 8 queries x (1 + 3) pairs of
-64 tokens takes 1.9 CPU seconds per thread (about 1.9 s on 2 idle cores), so one epoch of 8,000
-queries (1,000 steps) is about 32 minutes of 2 idle cores; 128-token pairs with 7 negatives cost
-about 4x that a step. --time-limit cuts the steps to fit; on a shared machine --clock cpu counts the
-time two idle cores would take.
+Cost, measured on 2 cores with torch 2.15: a step of 8 queries x (1 + 3) pairs takes about 1.9 CPU
+seconds per thread at 64 tokens (AMD EPYC, AVX2) and 3.1 at 128 (Intel Xeon, AVX-512), so 1,500
+seconds of 2 idle cores are about 500 steps at 128 tokens: half an epoch of 8,000 queries.
+--time-limit cuts the steps to fit (from the first steps' speed, so a run may end a little past
+it); on a shared machine --clock cpu counts the time two idle cores would take. The defaults
+(128 tokens, 3 negatives, lr 1e-4) are what made the debian-desc reranker of Benchmarks/README.md:
+at 64 tokens half of the passages lost the sentence that tells near-duplicates apart, and that
+reranker ranked below dense retrieval.
 
 Example (debian-desc, as Benchmarks/quality.sh runs it):
   cascade eval --store IDX --model MODEL --queries queries.train.tsv --qrels qrels.train.tsv \
       --limit 8000 --retrieve-k 50 --run train.run
   nice -n 19 /tmp/cascade-ref/bin/python scripts/train-reranker.py --model MODEL \
       --corpus corpus.jsonl --queries queries.train.tsv --qrels qrels.train.tsv --run train.run \
-      --out reranker-minilm --max-length 64 --negatives 3 --lr 1e-4 --time-limit 1500 --clock wall
+      --out reranker-minilm --time-limit 1500 --clock wall
 """
 import argparse
 import json
@@ -54,9 +57,9 @@ def parse_args(argv=None):
     ap.add_argument("--epochs", type=float, default=1.0, help="passes over the training queries (if no --steps)")
     ap.add_argument("--steps", type=int, default=0, help="optimizer steps (overrides --epochs)")
     ap.add_argument("--batch-size", type=int, default=8, help="queries per step; each brings 1 + --negatives pairs")
-    ap.add_argument("--negatives", type=int, default=7, help="hard negatives per query")
+    ap.add_argument("--negatives", type=int, default=3, help="hard negatives per query")
     ap.add_argument("--depth", type=int, default=30, help="negatives are sampled from the run's top DEPTH non-relevant")
-    ap.add_argument("--lr", type=float, default=5e-5)
+    ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--warmup", type=float, default=0.1, help="fraction of the steps with a linear warm-up")
     ap.add_argument("--weight-decay", type=float, default=0.01)
     ap.add_argument("--seed", type=int, default=13)
