@@ -62,40 +62,11 @@ store=.cache/index/debian-desc-sample
 echo "== index samples/debian-desc -> $store"
 "$new_bin" index --model "$model" --store "$store" samples/debian-desc/corpus.jsonl >/dev/null
 
-server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=""
-}
-trap stop_server EXIT
+source Benchmarks/lib/sample-server.sh
 
 # The bench cycles through 300 queries, so a rerank cache would answer the later loads from what the
 # warm-up scored; it is off here (the previous release has none) and judged by its own tests.
 echo '{"scheduler": {"rerank_cache_bytes": 0}}' >"$out/no-cache.json"
-
-# start_server BIN NAME [ARGS...]: serves the sample read-only; sets $address.
-start_server() {
-  local bin=$1 name=$2
-  shift 2
-  # Emptied here, not by the redirection below: that runs in the background child, after the
-  # loop may already have read the last server's address.
-  : >"$out/$name.server.out"
-  "$bin" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" --read-only \
-    --host 127.0.0.1 --port 0 "$@" >"$out/$name.server.out" 2>"$out/$name.server.log" &
-  server_pid=$!
-  address=""
-  for _ in $(seq 1 300); do
-    address=$(sed -n 's/^listening on //p' "$out/$name.server.out")
-    [ -n "$address" ] && return 0
-    kill -0 "$server_pid" 2>/dev/null || { cat "$out/$name.server.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "scheduler.sh: $name did not start listening" >&2
-  exit 1
-}
 
 # load NAME FILE ARGS...: one cascade-bench run; JSON into FILE (a run with no success is kept too).
 load() {

@@ -44,15 +44,7 @@ store=.cache/index/debian-desc-sample
 "$bin_dir/cascade" index --model "$model" --store "$store" samples/debian-desc/corpus.jsonl >/dev/null 2>&1
 echo '{"scheduler": {"rerank_cache_bytes": 0}}' >"$out/no-cache.json"
 
-server_pid=""
-stop_server() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  server_pid=""
-}
-trap stop_server EXIT
+source Benchmarks/lib/sample-server.sh
 
 # measure NAME FLAGS...: a fresh server with FLAGS, the load once; its JSON report into $out/NAME.json.
 measure() {
@@ -60,21 +52,7 @@ measure() {
   shift
   local config=(--config "$out/no-cache.json")
   [[ " $* " != *" --config "* ]] || config=()
-  # Emptied here, not by the redirection below: that runs in the background child, after the
-  # loop may already have read an earlier run's address.
-  : >"$out/$name.server.out"
-  "$bin_dir/cascade" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" \
-    --read-only --host 127.0.0.1 --port 0 ${config[@]+"${config[@]}"} "$@" >"$out/$name.server.out" \
-    2>"$out/$name.server.log" &
-  server_pid=$!
-  local address=""
-  for _ in $(seq 1 300); do
-    address=$(sed -n 's/^listening on //p' "$out/$name.server.out")
-    [ -n "$address" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$out/$name.server.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  [ -n "$address" ] || { echo "serve-ab.sh: $name did not start listening" >&2; exit 1; }
+  start_server "$bin_dir/cascade" "$name" ${config[@]+"${config[@]}"} "$@"
   "$bin_dir/cascade-bench" --target "$address" --queries samples/debian-desc/queries.tsv --json "${load[@]}" \
     >"$out/$name.json" 2>>"$out/bench.log"
   stop_server

@@ -6,10 +6,9 @@
 // fp32's loads and FMAs, and a quarter of the bytes (a row of 384 codes is 384 bytes, not 1,536).
 // The bias is taken out once per row (128 x the query's sum). The query's own rounding (7 bits)
 // only perturbs candidate order, which rescoring from fp32 repairs. Four rows at a time share each
-// query load and keep four independent accumulator chains. AVX-512 VNNI's `vpdpbusd` takes the same
-// operands and does the multiply, the pairwise add and the accumulation in one instruction (no
-// int16 step to saturate: the same sums); it gains a few percent, as the loop waits on memory (see
-// PREFETCH_ROWS), not on those instructions.
+// query load and keep four independent accumulator chains. (AVX-512 VNNI's `vpdpbusd` takes the
+// same operands; a path with it ran 2.94x against this one's 2.85x in one run: the loop waits on
+// memory, see PREFETCH_ROWS, so it was not kept.)
 //
 // fp16: `vcvtph2ps` widens 8 (16) halves per instruction into an FMA against the float query.
 #include "scan.h"
@@ -62,8 +61,8 @@ static inline float finish(int32_t biased, int32_t query_sum, const void *scales
 
 // Each SIMD loop fetches the four rows PREFETCH_ROWS ahead while it sums the current four: the
 // scan waits on memory, not on arithmetic. 1M x 384 codes with rescoring, on an AVX-512 VNNI Xeon:
-// 2.3x faster than the fp32 scan without it, 2.85-2.94x with it on every path (8 and 20 rows ahead
-// did as well).
+// 2.3x faster than the fp32 scan without it, 2.84-2.85x with it on the avx2 and avx512 paths (8
+// and 20 rows ahead did as well).
 enum { PREFETCH_ROWS = 32 };
 
 static inline void prefetch_group(const uint8_t *c, int dim, int d) {
@@ -165,44 +164,9 @@ __attribute__((target("avx512f,avx512bw"))) static void int8_avx512(const uint8_
     }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void int8_avx512_vnni(const uint8_t *codes,
-                                                                                const void *scales, int rows, int dim,
-                                                                                const int8_t *query, int32_t query_sum,
-                                                                                float query_scale, float *out) {
-    int simd = dim & ~63;
-    int r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        const uint8_t *c = codes + (long)r * dim;
-        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
-        for (int d = 0; d < simd; d += 64) {
-            __m512i q = _mm512_loadu_si512((const void *)(query + d));
-            if (r + PREFETCH_ROWS + 4 <= rows) prefetch_group(c, dim, d);
-            a0 = _mm512_dpbusd_epi32(a0, _mm512_loadu_si512((const void *)(c + d)), q);
-            a1 = _mm512_dpbusd_epi32(a1, _mm512_loadu_si512((const void *)(c + (long)dim + d)), q);
-            a2 = _mm512_dpbusd_epi32(a2, _mm512_loadu_si512((const void *)(c + 2 * (long)dim + d)), q);
-            a3 = _mm512_dpbusd_epi32(a3, _mm512_loadu_si512((const void *)(c + 3 * (long)dim + d)), q);
-        }
-        __m512i acc[4] = {a0, a1, a2, a3};
-        for (int i = 0; i < 4; i++)
-            out[r + i] = finish(_mm512_reduce_add_epi32(acc[i]) + dot_u8_tail(c + i * (long)dim, query, simd, dim),
-                                query_sum, scales, r + i, query_scale);
-    }
-    for (; r < rows; r++) {
-        const uint8_t *c = codes + (long)r * dim;
-        __m512i a = _mm512_setzero_si512();
-        for (int d = 0; d < simd; d += 64)
-            a = _mm512_dpbusd_epi32(a, _mm512_loadu_si512((const void *)(c + d)),
-                                    _mm512_loadu_si512((const void *)(query + d)));
-        out[r] = finish(_mm512_reduce_add_epi32(a) + dot_u8_tail(c, query, simd, dim), query_sum, scales, r,
-                        query_scale);
-    }
-}
-
 void cascade_scan_int8(int level, const uint8_t *codes, const void *scales, int rows, int dim, const int8_t *query,
                        int32_t query_sum, float query_scale, float *out) {
-    if (level >= CASCADE_ISA_AVX512_VNNI)
-        int8_avx512_vnni(codes, scales, rows, dim, query, query_sum, query_scale, out);
-    else if (level == CASCADE_ISA_AVX512)
+    if (level >= CASCADE_ISA_AVX512)
         int8_avx512(codes, scales, rows, dim, query, query_sum, query_scale, out);
     else if (level == CASCADE_ISA_AVX2)
         int8_avx2(codes, scales, rows, dim, query, query_sum, query_scale, out);
