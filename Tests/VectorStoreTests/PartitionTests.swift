@@ -19,8 +19,7 @@ import Testing
         let dir = try TempDir()
         var rng = SeededRandom(seed: 12)
         let dimension = 16
-        let store = try VectorStore.open(
-            at: dir.store(), model: model(dimension: dimension), options: StoreOptions(blockSize: 32, codes: codes))
+        let store = try smallStore(dir, dimension: dimension, blockSize: 32, codes: codes)
         let vectors = (0..<900).map { _ in integerVector(dimension, &rng) }
         try store.upsert(items(vectors))
         var reference = Dictionary(uniqueKeysWithValues: items(vectors).map { ($0.passage.id, $0.vector) })
@@ -45,9 +44,7 @@ import Testing
         let dir = try TempDir()
         var rng = SeededRandom(seed: 13)
         let dimension = 32
-        let store = try VectorStore.open(
-            at: dir.store(), model: model(dimension: dimension, similarity: .cosine),
-            options: StoreOptions(blockSize: 16, codes: .int8))
+        let store = try smallStore(dir, dimension: dimension, similarity: .cosine)
         let vectors = clusteredVectors(1200, dimension: dimension, centres: 8, spread: 0.1, rng: &rng)
         try store.upsert(items(vectors))
         try store.repartition(partitions: 8)

@@ -72,8 +72,7 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
         let dir = try TempDir()
         var rng = SeededRandom(seed: 21)
         let dimension = 16
-        let store = try VectorStore.open(
-            at: dir.store(), model: model(dimension: dimension), options: StoreOptions(blockSize: 32, codes: codes))
+        let store = try smallStore(dir, dimension: dimension, blockSize: 32, codes: codes)
         var expected = Expected()
         for b in 0..<3 {
             let items = batch("b\(b)-", 400, dimension: dimension, rng: &rng)
@@ -121,8 +120,7 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
         let dir = try TempDir()
         var rng = SeededRandom(seed: 22)
         let dimension = 16
-        let store = try VectorStore.open(
-            at: dir.store(), model: model(dimension: dimension), options: StoreOptions(blockSize: 16, codes: .int8))
+        let store = try smallStore(dir, dimension: dimension)
         // What an older build left: a format 2 store with centroids, whose passages and full
         // vectors are keyed by slot.
         let points = (0..<60).flatMap { _ in unitLength(integerVector(dimension, &rng)) }
@@ -166,8 +164,7 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
         let dir = try TempDir()
         var rng = SeededRandom(seed: 23)
         let dimension = 64
-        let store = try VectorStore.open(
-            at: dir.store(), model: model(dimension: dimension), options: StoreOptions(blockSize: 16, codes: .int8))
+        let store = try smallStore(dir, dimension: dimension)
         try store.upsert(batch("d", 500, dimension: dimension, rng: &rng))
         let probe = stride(from: 0, to: 500, by: 37).map { "d\($0)" }
         /// Where each probed passage, full vector and block lie in the map, relative to the first
@@ -210,9 +207,7 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
         let dir = try TempDir()
         var rng = SeededRandom(seed: 24)
         let dimension = 16
-        let store = try VectorStore.open(
-            at: dir.store(), model: model(dimension: dimension, similarity: .cosine),
-            options: StoreOptions(blockSize: 16, codes: .int8))
+        let store = try smallStore(dir, dimension: dimension, similarity: .cosine)
         let vectors = clusteredVectors(400, dimension: dimension, centres: 5, spread: 0.1, rng: &rng)
         #expect(throws: StoreError.invalidOption("cannot train 8 partitions on 5 vectors; use at most 5")) {
             try store.repartition(partitions: 8, trainingVectors: Array(vectors.prefix(5)))

@@ -35,6 +35,15 @@ func model(dimension: Int, similarity: Similarity = .dot) -> StoreModel {
     StoreModel(fingerprint: "test-model", dimension: dimension, pooling: "mean", similarity: similarity)
 }
 
+/// A new store in `dir` with small blocks (so a few hundred vectors span many), int8 codes by default.
+func smallStore(
+    _ dir: TempDir, dimension: Int, similarity: Similarity = .dot, blockSize: Int = 16, codes: VectorCodes = .int8
+) throws -> VectorStore {
+    try VectorStore.open(
+        at: dir.store(), model: model(dimension: dimension, similarity: similarity),
+        options: StoreOptions(blockSize: blockSize, codes: codes))
+}
+
 /// Small integer components keep every float dot product exact, so the store must match the
 /// reference bit for bit, and many scores tie (which exercises the id tie-break).
 func integerVector(_ dimension: Int, _ rng: inout SeededRandom, range: ClosedRange<Int> = -3...3) -> [Float] {
