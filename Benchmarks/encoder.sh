@@ -25,14 +25,20 @@ python=${CASCADE_REF_PYTHON:-/tmp/cascade-ref/bin/python}
 
 # Absolute paths, so the script runs from any directory (a timing run started outside the checkout
 # keeps the priority it was given by whoever started it).
-swift build -c release --package-path "$root" --product encoder-bench >&2
+# ENCODER_BENCH=PATH: a release encoder-bench of this checkout built before (default: build it).
+if [ -n "${ENCODER_BENCH:-}" ]; then
+  bench=$ENCODER_BENCH
+else
+  swift build -c release --package-path "$root" --product encoder-bench >&2
+  bench=$root/.build/release/encoder-bench
+fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq "$rounds"); do
   [ "$rounds" -eq 1 ] || echo "== round $round of $rounds" >&2
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_VERBOSE=2 \
-    "$root/.build/release/encoder-bench" --model "$model" --threads "$threads" --precisions "$precisions" | tee -a "$out" >&2
+    "$bench" --model "$model" --threads "$threads" --precisions "$precisions" | tee -a "$out" >&2
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
     "$python" "$root/Benchmarks/peers/encoder_peers.py" --model "$model" --threads "$threads" 2>/dev/null | tee -a "$out" >&2
 done

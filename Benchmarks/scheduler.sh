@@ -9,6 +9,7 @@
 #   ROUNDS        how many times each server runs every load, the two taking turns (default 1),
 #                 the first to go alternating from round to round.
 #   env: LOADS="idle flood ret1 ret16 mixed"   which loads (below) to run.
+#        CONNECTIONS=1   HTTP/2 connections cascade-bench spreads its calls over (every load).
 #
 # Both servers serve the bundled sample (samples/debian-desc, 3,000 passages) read-only, with the
 # demo's models: all-MiniLM-L6-v2 as retriever and as cross-encoder under the committed seeded head
@@ -72,7 +73,8 @@ echo '{"scheduler": {"rerank_cache_bytes": 0}}' >"$out/no-cache.json"
 load() {
   local file=$1
   shift
-  "$bench" --target "$address" --queries "$queries" --json "$@" >"$file" 2>>"$out/bench.log" || true
+  "$bench" --target "$address" --queries "$queries" --connections "${CONNECTIONS:-1}" --json "$@" >"$file" \
+    2>>"$out/bench.log" || true
 }
 
 # run_server BIN NAME [SERVER ARGS...]: the loads LOADS names, on two fresh servers.

@@ -54,7 +54,10 @@ Tests/PythonClient/run.sh --target "$address" || fail "the Python client's check
 
 echo "== e2e: cascade-bench (closed loop, open loop, sweep, a mixed load with deadlines)"
 bench=("$bin/cascade-bench" --target "$address" --queries samples/debian-desc/queries.tsv --warmup 5)
-"${bench[@]}" --concurrency 2 --requests 40 --retrieve-k 100 --rerank-k 0 || fail "closed-loop bench failed"
+"${bench[@]}" --concurrency 4 --connections 3 --requests 40 --retrieve-k 100 --rerank-k 0 --json >"$work/closed.json" \
+  || fail "closed-loop bench over 3 connections failed"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["completed"] == 40 and r["failed"] == 0, r' \
+  "$work/closed.json" || fail "closed-loop bench over 3 connections: not 40 calls answered"
 "${bench[@]}" --rate 20 --duration 2 --retrieve-k 50 --rerank-k 0 || fail "open-loop bench failed"
 "${bench[@]}" --requests 6 --sweep "20:0,20:5" --json >"$work/sweep.json" || fail "sweep failed"
 python3 - "$work/sweep.json" <<'PY' || fail "sweep JSON is not what cascade-bench promises"
@@ -86,6 +89,10 @@ PY
   && fail "cascade-bench --samples into a missing folder succeeded"
 grep -q -- "--samples: cannot create /nonexistent/dir/samples.jsonl" "$work/samples.err" \
   || fail "cascade-bench --samples: no clear error for a bad path: $(cat "$work/samples.err")"
+"${bench[@]}" --requests 1 --connections 0 >/dev/null 2>"$work/connections.err" \
+  && fail "cascade-bench --connections 0 succeeded"
+grep -q -- "--connections must be in 1...256, got 0" "$work/connections.err" \
+  || fail "cascade-bench --connections 0: no clear error: $(cat "$work/connections.err")"
 
 echo "== e2e: cascade eval against the server"
 "$bin/cascade" eval --server "$address" --queries samples/debian-desc/queries.tsv \

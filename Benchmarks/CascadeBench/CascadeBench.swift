@@ -44,6 +44,9 @@ struct CascadeBench: AsyncParsableCommand {
     @Option(help: "Query file: one query per line, 'qid<TAB>text' or the bare text.")
     var queries: String
 
+    @Option(help: "HTTP/2 connections the calls are spread over, round-robin (one carries every call on one core).")
+    var connections = 1
+
     @Option(help: "Closed loop: callers sending back to back (default 1).")
     var concurrency: Int?
 
@@ -130,6 +133,9 @@ struct CascadeBench: AsyncParsableCommand {
         guard timeout.isFinite, timeout > 0 else {
             throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)")
         }
+        guard (1...256).contains(connections) else {
+            throw ValidationError("--connections must be in 1...256, got \(connections)")
+        }
         if let deadlineMs, !(deadlineMs.isFinite && deadlineMs > 0) {
             throw ValidationError("--deadline-ms must be a positive number of milliseconds, got \(deadlineMs)")
         }
@@ -157,16 +163,18 @@ struct CascadeBench: AsyncParsableCommand {
         let plan = try makePlan()
         let endpoint = try ServerAddress(parsing: target)
         let queryList = try QueryFile.load(path: queries)
-        let transport = try HTTP2ClientTransport.Posix(
-            target: endpoint.isIPv6
-                ? .ipv6(address: endpoint.host, port: endpoint.port) : .dns(host: endpoint.host, port: endpoint.port),
-            transportSecurity: transportSecurity()
-        )
         let deadlineNanos = deadlineMs.map { UInt64($0 * 1e6) }
         let sampleFile = try samples.map { try SampleFile(path: $0) }
-        let reports = try await withGRPCClient(transport: transport) { grpc in
-            let client = Cascade_V1_Cascade.Client(wrapping: grpc)
-            await describeServer(client, endpoint: endpoint, queryCount: queryList.count)
+        let makeTransport = {
+            try HTTP2ClientTransport.Posix(
+                target: endpoint.isIPv6
+                    ? .ipv6(address: endpoint.host, port: endpoint.port)
+                    : .dns(host: endpoint.host, port: endpoint.port),
+                transportSecurity: transportSecurity()
+            )
+        }
+        let reports = try await withClients(count: connections, transport: makeTransport) { client in
+            await describeServer(client.all[0], endpoint: endpoint, queryCount: queryList.count)
             if !plan.mix.isEmpty {
                 return try await runMix(
                     plan, client: client, queries: queryList, deadlineNanos: deadlineNanos, sampleFile: sampleFile)
@@ -208,7 +216,7 @@ struct CascadeBench: AsyncParsableCommand {
 
     /// Every class of a mixed load at once (after a shared warm-up), one report each.
     private func runMix(
-        _ plan: BenchPlan, client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, queries: [BenchQuery],
+        _ plan: BenchPlan, client: Clients, queries: [BenchQuery],
         deadlineNanos: UInt64?, sampleFile: SampleFile?
     ) async throws -> [RunReport] {
         let runs = await withTaskGroup(of: (Int, RunReport, [Sample]).self) { group in
@@ -249,7 +257,7 @@ struct CascadeBench: AsyncParsableCommand {
     }
 
     private func makeSender(
-        _ client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, settings: SearchSettings, shape: LoadShape
+        _ client: Clients, settings: SearchSettings, shape: LoadShape
     ) -> SendQuery {
         var metadata = Metadata()
         if let apiKey {
@@ -270,7 +278,7 @@ struct CascadeBench: AsyncParsableCommand {
             request.topN = settings.topN ?? 0
             request.includeText = includeText
             do {
-                let response = try await client.search(
+                let response = try await client.next().search(
                     request: ClientRequest(message: request, metadata: metadata), options: options)
                 let timing = response.timing
                 return .success(StageTimings { timing[$0] })
@@ -292,7 +300,7 @@ struct CascadeBench: AsyncParsableCommand {
     /// One line on stderr saying what is being measured; a server that cannot answer Info is
     /// reported but not fatal, so the run's error counts show what happened.
     private func describeServer(
-        _ client: Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>, endpoint: ServerAddress, queryCount: Int
+        _ client: CascadeClient, endpoint: ServerAddress, queryCount: Int
     ) async {
         var metadata = Metadata()
         if let apiKey {

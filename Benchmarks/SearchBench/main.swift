@@ -4,6 +4,8 @@
 //   search-bench [--dir DIR] [--sizes 100000,1000000] [--dim 384] [--queries 200] [--k 100]
 //                [--threads N] [--batch 50000] [--codes fp32,int8] [--rescore-k 400]
 //                [--partitions 0] [--nprobe 0] [--data gaussian|mixture] [--centres 4000]
+//   search-bench --store DIR --query-file Q.f32 --truth-file T.i32 [--nprobe 16,32] [--rescore-k R]
+//                (a store built elsewhere: OnStore.swift)
 //
 // For each size it builds (or reuses) a store per code, DIR/store-N-CODES (and, with
 // --partitions P, DIR/store-N-CODES-ivfP, repartitioned once built), writes the vectors and
@@ -33,6 +35,10 @@ struct Options {
     var nprobe: Int?
     var data = "gaussian"
     var centres = 4000
+    var store: URL?
+    var queryFile: URL?
+    var truthFile: URL?
+    var nprobes: [Int] = []
 
     init(_ args: [String]) {
         var i = 0
@@ -53,7 +59,12 @@ struct Options {
             case "--codes": codes = value().split(separator: ",").map { VectorCodes(rawValue: String($0))! }
             case "--rescore-k": rescoreK = Int(value())!
             case "--partitions": partitions = Int(value())!
-            case "--nprobe": nprobe = Int(value())!
+            case "--nprobe":
+                nprobes = value().split(separator: ",").map { Int($0)! }
+                nprobe = nprobes.first
+            case "--store": store = URL(fileURLWithPath: value())
+            case "--query-file": queryFile = URL(fileURLWithPath: value())
+            case "--truth-file": truthFile = URL(fileURLWithPath: value())
             case "--data": data = value()
             case "--centres": centres = Int(value())!
             default: fatalError("unknown option \(args[i])")
@@ -61,6 +72,8 @@ struct Options {
             i += 1
         }
         precondition(data == "gaussian" || data == "mixture", "--data is gaussian or mixture")
+        precondition(
+            store == nil || (queryFile != nil && truthFile != nil), "--store needs --query-file and --truth-file")
     }
 }
 
@@ -130,6 +143,10 @@ struct Config {
 
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 setComputeThreads(options.threads)
+if let store = options.store {
+    try runOnStore(options, store: store)
+    exit(0)
+}
 try FileManager.default.createDirectory(at: options.dir, withIntermediateDirectories: true)
 let corename = openblas_get_corename().map { String(cString: $0) } ?? "?"
 let kernel = String(cString: cascade_isa_name(cascade_isa_selected()))

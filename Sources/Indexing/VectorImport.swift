@@ -226,43 +226,6 @@ public struct VectorImporter: Sendable {
         self.batchSize = max(1, batchSize)
     }
 
-    /// For a store still empty: trains `partitions` centroids on a random sample of the source's
-    /// vectors (at most `samplePerPartition` per partition; a .npy is read in place, row by
-    /// row) before anything is imported, so every batch goes straight to its nearest partition
-    /// and no relayout of the whole store is needed afterwards. Does nothing and returns nil when
-    /// the store holds vectors or already has `partitions` partitions (a resumed import).
-    public func partitionFirst(
-        _ source: ImportSource, partitions: Int, samplePerPartition: Int = 64, seed: UInt64 = 42
-    ) throws -> RepartitionReport? {
-        guard store.count == 0, try store.stats().partitionSizes.count != partitions else { return nil }
-        guard source.dimension == store.model.dimension else {
-            throw StoreError.dimensionMismatch(id: nil, expected: store.model.dimension, got: source.dimension)
-        }
-        let rows = Self.sample(source.count, size: partitions * max(1, samplePerPartition), seed: seed)
-        return try store.repartition(partitions: partitions, trainingVectors: rows.map(source.vector), seed: seed)
-    }
-
-    /// `size` distinct numbers of 0..<count (all when fewer), ascending, uniformly at random
-    /// (Floyd's algorithm: memory for the sample only, not for `count`).
-    static func sample(_ count: Int, size: Int, seed: UInt64) -> [Int] {
-        guard size < count else { return Array(0..<count) }
-        var state = seed
-        func next() -> UInt64 {
-            // SplitMix64.
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        var chosen = Set<Int>()
-        for j in count - size..<count {
-            let t = Int(next() % UInt64(j + 1))
-            chosen.insert(chosen.contains(t) ? j : t)
-        }
-        return chosen.sorted()
-    }
-
     public func run(_ source: ImportSource, progress: (IndexProgress) -> Void = { _ in }) throws -> IndexProgress {
         guard source.dimension == store.model.dimension else {
             throw StoreError.dimensionMismatch(id: nil, expected: store.model.dimension, got: source.dimension)

@@ -43,10 +43,7 @@ extension VectorStore {
         // Train outside the write transaction, on a snapshot's sample.
         let sample: [Float] = try read { txn in
             let slots = try liveSlots(txn)
-            guard slots.count >= partitions else {
-                throw StoreError.invalidOption(
-                    "cannot make \(partitions) partitions from \(slots.count) vectors; use at most \(slots.count)")
-            }
+            try VectorStore.checkPartitionCount(partitions, vectors: slots.count)
             let records = try Records(txn, dbs, blockSize: blockSize)
             var rng = SplitMix(state: seed)
             var chosen = slots
@@ -63,19 +60,13 @@ extension VectorStore {
     }
 
     /// Trains `partitions` centroids on `trainingVectors` instead of on a sample of the store, then
-    /// lays the store out as `repartition` does. On an empty store that only records the
-    /// centroids, so that vectors about to be imported go straight to their partitions: train on a
-    /// sample of them first and no relayout is needed afterwards.
+    /// lays the store out as `repartition` does (on an empty store, that only records them).
     @discardableResult
     public func repartition(partitions: Int, trainingVectors: [[Float]], iterations: Int = 10, seed: UInt64 = 42)
         throws -> RepartitionReport
     {
         try checkPartitions(partitions)
-        guard trainingVectors.count >= partitions else {
-            throw StoreError.invalidOption(
-                "cannot train \(partitions) partitions on \(trainingVectors.count) vectors; use at most \(trainingVectors.count)"
-            )
-        }
+        try VectorStore.checkPartitionCount(partitions, vectors: trainingVectors.count)
         let started = ContinuousClock().now
         var sample = [Float]()
         sample.reserveCapacity(trainingVectors.count * model.dimension)
@@ -83,6 +74,15 @@ extension VectorStore {
         return try layOut(
             partitions: partitions, sample: sample, iterations: iterations, seed: seed,
             batchRows: VectorStore.relayoutBatchRows, started: started)
+    }
+
+    /// k-means needs at least one vector per centroid: checked here for every repartition, and by
+    /// an import before it writes anything.
+    public static func checkPartitionCount(_ partitions: Int, vectors: Int) throws {
+        guard vectors >= partitions else {
+            throw StoreError.invalidOption(
+                "cannot make \(partitions) partitions from \(vectors) vectors; use at most \(vectors)")
+        }
     }
 
     private func checkPartitions(_ partitions: Int) throws {

@@ -48,7 +48,7 @@ struct ImportCommand: ParsableCommand {
 
     @Option(
         help:
-            "Partition the store into N (0: leave it as it is); an empty store is trained on a sample of the input first."
+            "Partition the store into N after the import (0: leave it as it is; a store already in N keeps its partitions)."
     )
     var partitions: Int?
 
@@ -96,12 +96,9 @@ struct ImportCommand: ParsableCommand {
             at: URL(fileURLWithPath: store), model: storeModel,
             options: newStoreOptions(codes: codes, partitions: partitions))
         let importer = VectorImporter(store: vectorStore, batchSize: batchSize)
-        if let partitions, partitions > 0, let report = try importer.partitionFirst(source, partitions: partitions) {
-            printError(
-                String(
-                    format: "repartition: done: trained %d partitions on %d vectors of the input in %.1f s, "
-                        + "before importing; each vector goes to its nearest",
-                    partitions, report.sampled, report.trainSeconds + report.writeSeconds))
+        if let partitions, partitions > 0, try vectorStore.stats().partitionSizes.count != partitions {
+            // Refused before anything is written, rather than after the import by the repartition.
+            try VectorStore.checkPartitionCount(partitions, vectors: vectorStore.count + source.count)
         }
         var lastReport = clock.now
         let result = try importer.run(source) { progress in

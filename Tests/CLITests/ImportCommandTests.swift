@@ -161,6 +161,16 @@ private func passagesFile(_ rows: Int, in directory: URL) throws -> URL {
         #expect(garbage.status != 0)
         #expect(garbage.stderr.contains("is not a usable .npy file"), "\(garbage.stderr)")
         #expect(!FileManager.default.fileExists(atPath: store.path))
+
+        // More partitions than vectors: refused before any vector is written.
+        try writeNpy(rowVectors(5, dim: 4), rows: 5, dim: 4, to: npy)
+        let tooMany = try cascade([
+            "import", "--store", store.path, "--vectors", npy.path, "--passages",
+            try passagesFile(5, in: directory).path, "--fingerprint", "f", "--partitions", "8",
+        ])
+        #expect(tooMany.status != 0)
+        #expect(tooMany.stderr.contains("cannot make 8 partitions from 5 vectors; use at most 5"), "\(tooMany.stderr)")
+        #expect(try VectorStore.open(existingAt: store, readOnly: true).count == 0)
     }
 
     @Test func indexWithInt8CodesAndPartitionsThenRepartition() throws {

@@ -36,7 +36,7 @@ private func clustered(_ count: Int, dimension: Int, centres: Int) -> [[Float]] 
 }
 
 @Suite struct VectorImportTests {
-    @Test func aNewStoreIsPartitionedBeforeTheImportAndEveryVectorLandsInItsNearest() throws {
+    @Test func anImportIntoAPartitionedStoreSendsEveryVectorToItsNearestAndResumes() throws {
         let (dim, rows, partitions) = (16, 900, 6)
         let vectors = clustered(rows, dimension: dim, centres: 6)
         let files = try importFiles(vectors)
@@ -47,13 +47,10 @@ private func clustered(_ count: Int, dimension: Int, centres: Int) -> [[Float]] 
             model: StoreModel(fingerprint: "f", dimension: dim, pooling: "mean", similarity: .dot),
             options: StoreOptions(blockSize: 16, codes: .int8))
         let importer = VectorImporter(store: store, batchSize: 100)
-
-        let report = try #require(try importer.partitionFirst(source, partitions: partitions, samplePerPartition: 20))
-        #expect(report.sampled == partitions * 20 && report.vectors == 0)
-        #expect(try store.stats().partitionSizes == [Int](repeating: 0, count: partitions))
+        // A partitioned store (trained on a part of the data) takes the rest one batch at a time.
+        try store.repartition(partitions: partitions, trainingVectors: Array(vectors.prefix(120)))
         let result = try importer.run(source)
         #expect(result.indexed == rows)
-        // Straight into their partitions: what a repartition with these centroids would choose.
         let stats = try store.stats()
         #expect(stats.partitionSizes.count == partitions && stats.partitionSizes.reduce(0, +) == rows)
         #expect(stats.partitionSizes.filter { $0 > 0 }.count > 1, "\(stats.partitionSizes)")
@@ -67,31 +64,7 @@ private func clustered(_ count: Int, dimension: Int, centres: Int) -> [[Float]] 
         let exact = vectors.indices.sorted { score($0) != score($1) ? score($0) > score($1) : $0 < $1 }
         #expect(all.map(\.id) == exact.prefix(10).map { "p\($0)" })
 
-        // A resumed import (the store holds vectors, or already has the partitions) trains nothing.
-        #expect(try importer.partitionFirst(source, partitions: partitions) == nil)
         let again = try importer.run(source)
         #expect(again.alreadyPresent == rows && again.indexed == 0)
-    }
-
-    @Test func tooFewVectorsForThePartitionsIsRefusedBeforeAnyImport() throws {
-        let vectors = clustered(5, dimension: 4, centres: 2)
-        let files = try importFiles(vectors)
-        defer { try? FileManager.default.removeItem(at: files.directory) }
-        let source = try ImportSource.npy(vectors: files.npy, passages: files.passages)
-        let store = try VectorStore.open(
-            at: files.directory.appendingPathComponent("store"),
-            model: StoreModel(fingerprint: "f", dimension: 4, pooling: "mean", similarity: .dot))
-        #expect(throws: StoreError.invalidOption("cannot train 8 partitions on 5 vectors; use at most 5")) {
-            try VectorImporter(store: store).partitionFirst(source, partitions: 8)
-        }
-        #expect(store.count == 0)
-    }
-
-    @Test func sampleRowsAreDistinctSortedAndCoverTheRange() {
-        let rows = VectorImporter.sample(1000, size: 100, seed: 1)
-        #expect(rows.count == 100 && Set(rows).count == 100 && rows == rows.sorted())
-        #expect(rows.allSatisfy { (0..<1000).contains($0) })
-        #expect(rows.first! < 100 && rows.last! > 900, "spread over the whole input: \(rows.first!)...\(rows.last!)")
-        #expect(VectorImporter.sample(5, size: 10, seed: 1) == [0, 1, 2, 3, 4])
     }
 }

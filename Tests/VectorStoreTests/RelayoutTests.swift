@@ -209,7 +209,7 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
         let dimension = 16
         let store = try smallStore(dir, dimension: dimension, similarity: .cosine)
         let vectors = clusteredVectors(400, dimension: dimension, centres: 5, spread: 0.1, rng: &rng)
-        #expect(throws: StoreError.invalidOption("cannot train 8 partitions on 5 vectors; use at most 5")) {
+        #expect(throws: StoreError.invalidOption("cannot make 8 partitions from 5 vectors; use at most 5")) {
             try store.repartition(partitions: 8, trainingVectors: Array(vectors.prefix(5)))
         }
         let report = try store.repartition(partitions: 8, trainingVectors: Array(vectors.prefix(100)))
