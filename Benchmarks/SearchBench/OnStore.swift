@@ -17,7 +17,7 @@ func runOnStore(_ options: Options, store path: URL) throws {
     print(
         "store \(path.lastPathComponent): \(stats.count) vectors x \(dim), \(stats.codes.rawValue) codes, "
             + "\(stats.partitionSizes.count) partitions, \(stats.bytesOnDisk / 1_048_576) MiB on disk; "
-            + "\(queries.count) queries, k \(k)")
+            + "\(queries.count) queries, k \(k); resident after opening it \(residentKiB("VmRSS:") / 1024) MiB")
     let clock = ContinuousClock()
     let nprobes = options.nprobes.isEmpty ? [nil] : options.nprobes.map { Optional($0) }
     for nprobe in nprobes {
@@ -40,7 +40,7 @@ func runOnStore(_ options: Options, store path: URL) throws {
                     + "peak_rss_mib=%.0f",
                 stats.count, stats.codes.rawValue, stats.partitionSizes.count, nprobe.map(String.init) ?? "default",
                 rescore, times[times.count / 2], p99, Double(found) / Double(queries.count * k),
-                Double(peakResidentKiB()) / 1024))
+                Double(residentKiB("VmHWM:")) / 1024))
     }
 }
 
@@ -49,9 +49,9 @@ private func readRaw<T>(_: T.Type, _ url: URL) throws -> [T] {
     return data.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
 }
 
-/// VmHWM from /proc/self/status: the most this process has had resident, in KiB.
-private func peakResidentKiB() -> Int {
+/// A field of /proc/self/status in KiB: VmRSS (resident now), VmHWM (the most it has been).
+private func residentKiB(_ field: String) -> Int {
     let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-    let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix(field) } ?? ""
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
 }

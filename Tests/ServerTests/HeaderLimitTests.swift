@@ -32,8 +32,12 @@ import Testing
             }
             #expect(refused.code != .deadlineExceeded, "the call hung instead of failing: \(refused)")
 
-            // The same client opens a new connection; the server lost nothing.
-            let after = try await client.search(.with { $0.query = "chess" }, metadata: [:], options: options)
+            // The same client opens a new connection; the server lost nothing. The call waits for
+            // that connection: without waitForReady it could fail at once while the client
+            // reconnects ("no subchannel available"), which says nothing about the server.
+            var reconnecting = options
+            reconnecting.waitForReady = true
+            let after = try await client.search(.with { $0.query = "chess" }, metadata: [:], options: reconnecting)
             #expect(!after.hits.isEmpty)
         }
         try await server.withClient { client in
