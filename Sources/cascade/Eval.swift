@@ -5,6 +5,7 @@ import Evaluation
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import VectorStore
 
 struct EvalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +25,12 @@ struct EvalCommand: AsyncParsableCommand {
 
     @Option(help: "Candidates reranked (needs --reranker).")
     var rerankK = 0
+
+    @Option(help: "On an int8/fp16-coded store: candidates rescored exactly (default 4 x retrieve-k).")
+    var rescoreK: Int?
+
+    @Option(help: "On a partitioned store: partitions scanned (default an eighth, at least 8).")
+    var nprobe: Int?
 
     @Option(help: "Run the queries against this server (host:port) instead of in process.")
     var server: String?
@@ -53,7 +60,9 @@ struct EvalCommand: AsyncParsableCommand {
         } else {
             let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK, command: "eval")
             defer { pipeline.shutdown() }
-            let plan = SearchPlan(retrieveK: retrieveK, rerankK: rerankK, topN: retrieveK)
+            let plan = SearchPlan(
+                retrieveK: retrieveK, rerankK: rerankK, topN: retrieveK,
+                scan: SearchOptions(rescoreK: rescoreK, nprobe: nprobe))
             pass = try await JudgedPass.run(queries, pipeline: pipeline, plan: plan, tag: tag, progress: progress)
         }
         if let run { try pass.run.write(to: URL(fileURLWithPath: run)) }
@@ -109,6 +118,8 @@ struct EvalCommand: AsyncParsableCommand {
                     $0.retrieveK = UInt32(retrieveK)
                     $0.rerankK = UInt32(rerankK)
                     $0.topN = UInt32(retrieveK)
+                    if let rescoreK { $0.rescoreK = UInt32(clamping: rescoreK) }
+                    if let nprobe { $0.nprobe = UInt32(clamping: nprobe) }
                 }
                 let start = clock.now
                 let response = try await cascade.search(request, metadata: metadata)

@@ -48,6 +48,22 @@ private func judgedSlice(_ count: Int) throws -> (directory: URL, store: String,
         #expect(lines.count == queries * 20)
         let fields = lines[0].split(separator: " ")
         #expect(fields.count == 6 && fields[1] == "Q0" && fields[3] == "1")
+
+        // The scan settings reach the store (an fp32 store without partitions ignores them and
+        // measures the same); a bad one is refused naming it.
+        let scanned = try cascade([
+            "eval", "--store", slice.store, "--model", try miniLM().path, "--queries", slice.queries,
+            "--qrels", slice.qrels, "--retrieve-k", "20", "--rescore-k", "80", "--nprobe", "4", "--json",
+        ])
+        #expect(scanned.status == 0, "\(scanned.stderr)")
+        let again = try #require(try JSONSerialization.jsonObject(with: Data(scanned.stdout.utf8)) as? [String: Any])
+        #expect(again["mean"] as? [String: Double] == mean)
+        let bad = try cascade([
+            "eval", "--store", slice.store, "--model", try miniLM().path, "--queries", slice.queries,
+            "--qrels", slice.qrels, "--nprobe", "0",
+        ])
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("nprobe must be in 1..."), "\(bad.stderr)")
     }
 
     @Test func tuneMarksTheFrontierAndWritesJSONAndAPlot() throws {
