@@ -6,8 +6,8 @@
 #
 # Usage: Benchmarks/seed-scale.sh [FRACTION] DIR     (default FRACTION 1: 8,800,000 vectors)
 #   DIR keeps the vectors, truth and store between runs: about 80 GB of disk at full size (the
-#   .npy 27 GB; the store 45 GB, its fp32 side vectors taking a 4 KiB page each; the regrouping's
-#   new blocks 7 GB), 40 GB at FRACTION 0.5.
+#   .npy 27 GB; the store about 50 GB, its fp32 side vectors taking a 4 KiB page each), 40 GB at
+#   FRACTION 0.5.
 #   env: PARTITIONS=(below) NPROBES=8,16,32,64 RESCORE_K=400 THREADS=$(nproc) CENTRES=(4000 x F)
 #        CASCADE_BIN_DIR=DIR (release cascade and search-bench of this checkout; default: build them)
 #        PYTHON=/tmp/cascade-ref/bin/python   SKIP_FAISS=1
