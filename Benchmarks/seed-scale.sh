@@ -13,8 +13,9 @@
 #        PYTHON=/tmp/cascade-ref/bin/python   SKIP_FAISS=1
 #
 # The data: a Gaussian mixture of 4,000 centres on the unit sphere (about 2,200 vectors a centre, so
-# a query's top 100 is mostly its own cluster, as with real embeddings), queries from the same
-# mixture; truth is the exact top 100 by dot product, computed while the vectors are written.
+# a query's top 100 is mostly its own cluster; real embeddings are far less clustered, see
+# Benchmarks/README.md on debian-desc), queries from the same mixture; truth is the exact top 100 by
+# dot product, computed while the vectors are written.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fraction=1

@@ -32,13 +32,14 @@ struct Options {
     var codes: [VectorCodes] = [.fp32, .int8]
     var rescoreK: Int?
     var partitions = 0
-    var nprobe: Int?
     var data = "gaussian"
     var centres = 4000
     var store: URL?
     var queryFile: URL?
     var truthFile: URL?
+    /// `--nprobe 16,32`: the in-memory run uses the first, `--store` each in turn.
     var nprobes: [Int] = []
+    var nprobe: Int? { nprobes.first }
 
     init(_ args: [String]) {
         var i = 0
@@ -59,9 +60,7 @@ struct Options {
             case "--codes": codes = value().split(separator: ",").map { VectorCodes(rawValue: String($0))! }
             case "--rescore-k": rescoreK = Int(value())!
             case "--partitions": partitions = Int(value())!
-            case "--nprobe":
-                nprobes = value().split(separator: ",").map { Int($0)! }
-                nprobe = nprobes.first
+            case "--nprobe": nprobes = value().split(separator: ",").map { Int($0)! }
             case "--store": store = URL(fileURLWithPath: value())
             case "--query-file": queryFile = URL(fileURLWithPath: value())
             case "--truth-file": truthFile = URL(fileURLWithPath: value())

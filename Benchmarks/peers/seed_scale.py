@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from search_peers import timed  # one query at a time, after 5 untimed: the same timing as search.sh
+
 CHUNK = 200_000
 
 
@@ -94,19 +96,11 @@ def run_faiss(args):
     print(f"faiss: trained in {trained:.1f} s, added {n} in {build - trained:.1f} s", flush=True)
     for nprobe in [int(p) for p in args.nprobe.split(",")]:
         index.nprobe = nprobe
-        for q in queries[:5]:
-            index.search(q[None, :], k)
-        times, recall = [], 0.0
-        for q, want in zip(queries, truth):
-            t = time.perf_counter()
-            _, ids = index.search(q[None, :], k)
-            times.append((time.perf_counter() - t) * 1e3)
-            recall += len(set(ids[0].tolist()) & set(want.tolist())) / k
-        times.sort()
+        median, p99, answers = timed(index, queries, k)
+        recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(truth, answers)])
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"RESULT faiss n={n} config=ivf{args.partitions}_sq8_nprobe_{nprobe} "
-              f"median_ms={times[len(times) // 2]:.3f} p99_ms={times[min(len(times) - 1, math.ceil(len(times) * 0.99) - 1)]:.3f} "
-              f"recall={recall / len(queries):.4f} build_s={build:.1f} peak_rss_mib={rss:.0f}", flush=True)
+        print(f"RESULT faiss n={n} config=ivf{args.partitions}_sq8_nprobe_{nprobe} median_ms={median:.3f} "
+              f"p99_ms={p99:.3f} recall={recall:.4f} build_s={build:.1f} peak_rss_mib={rss:.0f}", flush=True)
 
 
 def main():

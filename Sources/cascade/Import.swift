@@ -96,7 +96,7 @@ struct ImportCommand: ParsableCommand {
             at: URL(fileURLWithPath: store), model: storeModel,
             options: newStoreOptions(codes: codes, partitions: partitions))
         let importer = VectorImporter(store: vectorStore, batchSize: batchSize)
-        if let partitions, partitions > 0, try vectorStore.stats().partitionSizes.count != partitions {
+        if let partitions, partitions > 0 {
             // Refused before anything is written, rather than after the import by the repartition.
             try VectorStore.checkPartitionCount(partitions, vectors: vectorStore.count + source.count)
         }
