@@ -174,7 +174,7 @@ struct CascadeBench: AsyncParsableCommand {
             )
         }
         let reports = try await withClients(count: connections, transport: makeTransport) { client in
-            await describeServer(client.all[0], endpoint: endpoint, queryCount: queryList.count)
+            await describeServer(client, endpoint: endpoint, queryCount: queryList.count)
             if !plan.mix.isEmpty {
                 return try await runMix(
                     plan, client: client, queries: queryList, deadlineNanos: deadlineNanos, sampleFile: sampleFile)
@@ -298,19 +298,19 @@ struct CascadeBench: AsyncParsableCommand {
     }
 
     /// One line on stderr saying what is being measured; a server that cannot answer Info is
-    /// reported but not fatal, so the run's error counts show what happened.
-    private func describeServer(
-        _ client: CascadeClient, endpoint: ServerAddress, queryCount: Int
-    ) async {
+    /// reported but not fatal, so the run's error counts show what happened. Every connection
+    /// asks, so that no timed call pays for connecting.
+    private func describeServer(_ clients: Clients, endpoint: ServerAddress, queryCount: Int) async {
         var metadata = Metadata()
         if let apiKey {
             metadata.addString("Bearer \(apiKey)", forKey: "authorization")
         }
         var options = CallOptions.defaults
         options.timeout = .milliseconds(Int64(timeout * 1000))
+        let request = ClientRequest(message: Cascade_V1_InfoRequest(), metadata: metadata)
         do {
-            let info = try await client.info(
-                request: ClientRequest(message: Cascade_V1_InfoRequest(), metadata: metadata), options: options)
+            let info = try await clients.all[0].info(request: request, options: options)
+            for client in clients.all.dropFirst() { _ = try await client.info(request: request, options: options) }
             let reranker = info.hasReranker ? info.reranker.name : "none"
             printError(
                 "cascade-bench: \(endpoint) runs Cascade \(info.version): retriever \(info.retriever.name), "

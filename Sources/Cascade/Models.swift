@@ -60,6 +60,18 @@ public struct Retriever: Sendable {
             pooling: encoder.pooling.mode.rawValue, similarity: encoder.pooling.normalize ? .cosine : .dot)
     }
 
+    /// Throws unless `store` was built with this model: its vectors and this model's queries
+    /// would not share a space.
+    public func checkBuilt(_ store: VectorStore) throws {
+        let model = store.model
+        guard model.fingerprint == encoder.fingerprint, model.dimension == encoder.dimension else {
+            throw CascadeError.configuration(
+                "the index was built with model \(model.fingerprint) (\(model.dimension) dimensions) but the "
+                    + "retriever \(name) is \(encoder.fingerprint) (\(encoder.dimension) dimensions); "
+                    + "rebuild the index or load the model it was built with")
+        }
+    }
+
     public var info: ModelDescription {
         ModelDescription(
             name: name, architecture: encoder.architecture, fingerprint: encoder.fingerprint,

@@ -46,15 +46,7 @@ public final class Pipeline: Sendable {
         store: VectorStore, retriever: Retriever, reranker: Reranker? = nil,
         configuration: PipelineConfiguration = PipelineConfiguration()
     ) throws {
-        let model = store.model
-        guard model.fingerprint == retriever.encoder.fingerprint, model.dimension == retriever.encoder.dimension
-        else {
-            throw CascadeError.configuration(
-                "the index was built with model \(model.fingerprint) (\(model.dimension) dimensions) but the "
-                    + "retriever \(retriever.name) is \(retriever.encoder.fingerprint) "
-                    + "(\(retriever.encoder.dimension) dimensions); rebuild the index or load the model it was built with"
-            )
-        }
+        try retriever.checkBuilt(store)
         var configuration = configuration
         // Without a reranker the default can only be retrieval alone; a configured rerank_k
         // default then simply does not apply (a request that asks for reranking is still refused).

@@ -143,7 +143,8 @@ public nonisolated struct Cascade_V1_SearchRequest: Sendable {
   public mutating func clearRescoreK() {self._rescoreK = nil}
 
   /// On a partitioned store: how many partitions are scanned (all of them: exact). Unset: the
-  /// server's default (an eighth of the partitions, at least 8, unless configured).
+  /// server's default if configured, else the store's (set by `cascade calibrate`; before that an
+  /// eighth of the partitions, at least 8).
   public var nprobe: UInt32 {
     get {_nprobe ?? 0}
     set {_nprobe = newValue}
@@ -500,7 +501,7 @@ public nonisolated struct Cascade_V1_SearchDefaults: Sendable {
 
   public var topN: UInt32 = 0
 
-  /// 0: automatic (4 x retrieve_k; an eighth of the partitions, at least 8).
+  /// 0: automatic (4 x retrieve_k; the store's nprobe: see `cascade calibrate`).
   public var rescoreK: UInt32 = 0
 
   public var nprobe: UInt32 = 0

@@ -85,6 +85,8 @@ extension VectorStore {
             try txn.putMeta(dbs, Schema.MetaKey.nextRecord, integer: UInt64(slotCount))
         }
         try centroids.values.withUnsafeBytes { try txn.putMeta(dbs, Schema.MetaKey.centroids, $0) }
+        // A calibrated nprobe measured the old partitions; the new ones fall back to the rule.
+        try withKey(Schema.MetaKey.nprobe) { _ = try txn.delete(dbs.meta, key: $0) }
         try txn.putMeta(dbs, Schema.MetaKey.format, integer: 3)
 
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)

@@ -21,6 +21,8 @@ import Foundation
 /// - fp16 and int8 `blocks` are row-major: row r's codes at `r * dimension` (2 or 1 bytes each);
 ///   int8 blocks end with `blockSize` float32 scales, one per row (see BlockLayout).
 /// - `full`: slot → the float32 vector, for rescoring (fp16 and int8 only).
+/// - meta "nprobe" (UInt64): the default partitions probed, from `calibrateNprobe`; absent means
+///   `VectorStore.defaultNprobe(partitions:)`. A repartition removes it.
 /// - `parts`: partition → its block numbers (UInt32 each); `owner`: block → partition.
 /// - `pfree`: big-endian (partition, slot) → empty: a partitioned store's free slots, per
 ///   partition (`free` is unused there). Partitioned stores allocate whole blocks.
@@ -55,6 +57,7 @@ enum Schema {
         static let codes = "codes"
         static let centroids = "centroids"
         static let nextRecord = "nextRecord"
+        static let nprobe = "nprobe"
     }
 }
 

@@ -20,9 +20,23 @@ extension VectorStore {
         try search(queries, k: k, options: SearchOptions())
     }
 
-    /// The default partitions probed: an eighth of them, at least 8 (all when fewer).
+    /// The partitions probed by default before a calibration: an eighth of them, at least 8 (all
+    /// when fewer).
     public static func defaultNprobe(partitions: Int) -> Int {
         min(partitions, max(8, (partitions + 7) / 8))
+    }
+
+    /// The store's default: what `calibrateNprobe` stored, else the rule above.
+    func defaultNprobe(_ txn: Transaction, partitions: Int) throws -> Int {
+        try calibratedNprobe(txn) ?? VectorStore.defaultNprobe(partitions: partitions)
+    }
+
+    func calibratedNprobe(_ txn: Transaction) throws -> Int? {
+        guard let bytes = try txn.metaBytes(dbs, Schema.MetaKey.nprobe) else { return nil }
+        guard bytes.count == 8, (1...Int(UInt32.max)).contains(Int(bytes.loadUInt64())) else {
+            throw CorruptMeta(reason: "the calibrated nprobe in its metadata is malformed")
+        }
+        return Int(bytes.loadUInt64())
     }
 
     /// Several queries against one snapshot, same results as one by one. Without partitions they
@@ -44,8 +58,8 @@ extension VectorStore {
         let candidates = codes == .fp32 ? k : max(k, options.rescoreK ?? 4 * k)
         return try read { txn in
             let centroids = try Centroids.read(txn, dbs, dimension: model.dimension)
-            let nprobe = centroids.map {
-                min($0.count, options.nprobe ?? VectorStore.defaultNprobe(partitions: $0.count))
+            let nprobe = try centroids.map {
+                min($0.count, try options.nprobe ?? defaultNprobe(txn, partitions: $0.count))
             }
             var tops: [TopK]
             if let centroids, let nprobe, nprobe < centroids.count {
@@ -247,7 +261,9 @@ extension VectorStore {
             return StoreStats(
                 count: count, model: model, formatVersion: format, bytesOnDisk: size, path: path, codes: codes,
                 bytesPerVector: codes.bytesPerVector(dimension: model.dimension), partitionSizes: sizes,
-                scannedBytes: try txn.bytes(dbs.blocks), rescoreBytes: try dbs.full.map { try txn.bytes($0) } ?? 0)
+                scannedBytes: try txn.bytes(dbs.blocks), rescoreBytes: try dbs.full.map { try txn.bytes($0) } ?? 0,
+                defaultNprobe: sizes.isEmpty ? nil : try defaultNprobe(txn, partitions: sizes.count),
+                nprobeCalibrated: try calibratedNprobe(txn) != nil)
         }
     }
 }

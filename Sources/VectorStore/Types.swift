@@ -62,6 +62,10 @@ public struct StoreStats: Sendable, Codable {
     /// Bytes of the full-precision vectors kept for rescoring (0 for fp32 codes); read only for
     /// the candidates of each search, so they can stay on disk.
     public var rescoreBytes: Int
+    /// Partitions a search probes when it names none (nil when the store is not partitioned).
+    public var defaultNprobe: Int?
+    /// Whether `defaultNprobe` was measured by `calibrateNprobe` (else it is the eighth rule).
+    public var nprobeCalibrated: Bool
 }
 
 /// How a store keeps the vectors it scans, fixed when the store is created.
@@ -88,8 +92,8 @@ public struct SearchOptions: Sendable, Equatable {
     /// Candidates taken from the code scan and rescored exactly from full-precision vectors
     /// (ignored for fp32 codes, whose scores are exact); default 4 x k, never below k.
     public var rescoreK: Int?
-    /// Partitions probed (ignored when the store is not partitioned); default
-    /// `VectorStore.defaultNprobe(partitions:)`; the partition count or more searches all of them.
+    /// Partitions probed (ignored when the store is not partitioned); default the store's (see
+    /// `VectorStore.calibrateNprobe`); the partition count or more searches all of them.
     public var nprobe: Int?
 
     public init(rescoreK: Int? = nil, nprobe: Int? = nil) {

@@ -9,6 +9,7 @@ struct CascadeCommand: AsyncParsableCommand {
             TokenizeCommand.self, EmbedCommand.self, ScoreCommand.self,
             IndexCommand.self, SearchCommand.self, StatsCommand.self, EvalCommand.self, TuneCommand.self,
             ServeCommand.self, QueryCommand.self, ImportCommand.self, RepartitionCommand.self,
+            CalibrateCommand.self,
         ]
     )
 }

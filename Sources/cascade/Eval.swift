@@ -29,7 +29,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "On an int8/fp16-coded store: candidates rescored exactly (default 4 x retrieve-k).")
     var rescoreK: Int?
 
-    @Option(help: "On a partitioned store: partitions scanned (default an eighth, at least 8).")
+    @Option(help: "On a partitioned store: partitions scanned (default the store's: see `cascade calibrate`).")
     var nprobe: Int?
 
     @Option(help: "Run the queries against this server (host:port) instead of in process.")

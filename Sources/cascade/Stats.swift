@@ -37,6 +37,11 @@ struct StatsCommand: ParsableCommand {
             rescoring:   \(mib(stats.rescoreBytes)) MiB of full-precision vectors (read per candidate)
             partitions:  \(partitionDescription(stats.partitionSizes))
             """)
+        if let nprobe = stats.defaultNprobe {
+            print(
+                "nprobe:      \(nprobe) by default"
+                    + (stats.nprobeCalibrated ? " (calibrated)" : " (an eighth, at least 8; see cascade calibrate)"))
+        }
     }
 
     private func mib(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
