@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "CascadeTests", dependencies: ["Cascade"]),
         .testTarget(name: "IndexingTests", dependencies: ["Indexing"]),
         // Runs the built `cascade` (and `cascade-bench`, for ReadmeTests) binaries as a user would.
-        .testTarget(name: "CLITests", dependencies: ["cascade", "cascade-bench", "VectorStore"]),
+        .testTarget(name: "CLITests", dependencies: ["cascade", "cascade-bench", "search-bench", "VectorStore"]),
         .testTarget(name: "BenchTests", dependencies: ["LoadTesting", "CascadeWire"]),
         .testTarget(
             name: "ServerTests",

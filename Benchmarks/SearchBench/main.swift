@@ -41,38 +41,62 @@ struct Options {
     var nprobes: [Int] = []
     var nprobe: Int? { nprobes.first }
 
+    /// Parses `args`; a bad option ends the process with a message on stderr and status 2.
     init(_ args: [String]) {
         var i = 0
+        func fail(_ message: String) -> Never {
+            FileHandle.standardError.write(Data("search-bench: \(message) (usage: see the top of main.swift)\n".utf8))
+            exit(2)
+        }
         func value() -> String {
             i += 1
-            guard i < args.count else { fatalError("missing value for \(args[i - 1])") }
+            guard i < args.count else { fail("missing value for \(args[i - 1])") }
             return args[i]
+        }
+        func integer() -> Int {
+            let text = value()
+            guard let number = Int(text) else { fail("\(args[i - 1]) takes an integer, got '\(text)'") }
+            return number
+        }
+        func integers() -> [Int] {
+            let text = value()
+            let numbers = text.split(separator: ",").compactMap { Int($0) }
+            guard !numbers.isEmpty, numbers.count == text.split(separator: ",").count else {
+                fail("\(args[i - 1]) takes integers separated by commas, got '\(text)'")
+            }
+            return numbers
         }
         while i < args.count {
             switch args[i] {
             case "--dir": dir = URL(fileURLWithPath: value())
-            case "--sizes": sizes = value().split(separator: ",").map { Int($0)! }
-            case "--dim": dim = Int(value())!
-            case "--queries": queries = Int(value())!
-            case "--k": k = Int(value())!
-            case "--threads": threads = Int(value())!
-            case "--batch": batch = Int(value())!
-            case "--codes": codes = value().split(separator: ",").map { VectorCodes(rawValue: String($0))! }
-            case "--rescore-k": rescoreK = Int(value())!
-            case "--partitions": partitions = Int(value())!
-            case "--nprobe": nprobes = value().split(separator: ",").map { Int($0)! }
+            case "--sizes": sizes = integers()
+            case "--dim": dim = integer()
+            case "--queries": queries = integer()
+            case "--k": k = integer()
+            case "--threads": threads = integer()
+            case "--batch": batch = integer()
+            case "--codes":
+                let text = value()
+                codes = text.split(separator: ",").compactMap { VectorCodes(rawValue: String($0)) }
+                guard !codes.isEmpty, codes.count == text.split(separator: ",").count else {
+                    fail("--codes takes fp32, fp16 or int8 separated by commas, got '\(text)'")
+                }
+            case "--rescore-k": rescoreK = integer()
+            case "--partitions": partitions = integer()
+            case "--nprobe": nprobes = integers()
             case "--store": store = URL(fileURLWithPath: value())
             case "--query-file": queryFile = URL(fileURLWithPath: value())
             case "--truth-file": truthFile = URL(fileURLWithPath: value())
             case "--data": data = value()
-            case "--centres": centres = Int(value())!
-            default: fatalError("unknown option \(args[i])")
+            case "--centres": centres = integer()
+            default: fail("unknown option \(args[i])")
             }
             i += 1
         }
-        precondition(data == "gaussian" || data == "mixture", "--data is gaussian or mixture")
-        precondition(
-            store == nil || (queryFile != nil && truthFile != nil), "--store needs --query-file and --truth-file")
+        if data != "gaussian" && data != "mixture" { fail("--data is gaussian or mixture, got '\(data)'") }
+        if store != nil && (queryFile == nil || truthFile == nil) {
+            fail("--store needs --query-file and --truth-file")
+        }
     }
 }
 

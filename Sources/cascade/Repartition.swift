@@ -44,6 +44,9 @@ func repartition(_ store: VectorStore, partitions: Int, samplePerPartition: Int 
                 + "partition sizes min %d, median %d, max %d",
             report.sampled, report.trainSeconds, report.vectors, report.writeSeconds, sizes.first ?? 0,
             sizes.isEmpty ? 0 : sizes[sizes.count / 2], sizes.last ?? 0))
+    printError(
+        "repartition: searches probe \(VectorStore.defaultNprobe(partitions: partitions)) partitions by default; "
+            + "`cascade calibrate` measures how many queries like yours need")
 }
 
 /// `--partitions N` of index and import: partition once the data is in, unless it already is.

@@ -25,13 +25,16 @@ struct CLIError: Error, CustomStringConvertible {
 }
 
 /// The `cascade` executable built beside this test bundle.
-func cascadeBinary() throws -> URL {
+func cascadeBinary() throws -> URL { try productBinary("cascade") }
+
+/// An executable product of this package built beside this test bundle.
+func productBinary(_ name: String) throws -> URL {
     let candidates = [
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
         Bundle.main.bundleURL, Bundle.main.bundleURL.deletingLastPathComponent(),
-    ].map { $0.appendingPathComponent("cascade") }
+    ].map { $0.appendingPathComponent(name) }
     guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
-        throw CLIError("cascade binary not found near \(CommandLine.arguments[0])")
+        throw CLIError("\(name) binary not found near \(CommandLine.arguments[0])")
     }
     return found
 }
@@ -44,8 +47,13 @@ struct Output {
 
 /// Runs `cascade` with `arguments` and `input` on stdin, to completion.
 func cascade(_ arguments: [String], input: Data = Data()) throws -> Output {
+    try run(try cascadeBinary(), arguments, input: input)
+}
+
+/// Runs `executable` with `arguments` and `input` on stdin, to completion.
+func run(_ executable: URL, _ arguments: [String], input: Data = Data()) throws -> Output {
     let process = Process()
-    process.executableURL = try cascadeBinary()
+    process.executableURL = executable
     process.arguments = arguments
     let stdin = Pipe()
     let stdout = Pipe()
