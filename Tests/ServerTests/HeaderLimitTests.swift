@@ -18,6 +18,18 @@ import Testing
         return metadata
     }
 
+    /// `body`, again every 100 ms while it fails with UNAVAILABLE, for up to 10 s.
+    static func retryingUnavailable<T>(_ body: () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try await body()
+            } catch let error as RPCError where error.code == .unavailable && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
     @Test func anOversizedHeaderFailsItsCallAndTheServerKeepsServing() async throws {
         let server = try await RunningServer.start(reranker: false)
         var options = CallOptions.defaults
@@ -32,16 +44,21 @@ import Testing
             }
             #expect(refused.code != .deadlineExceeded, "the call hung instead of failing: \(refused)")
 
-            // The same client opens a new connection; the server lost nothing. The call waits for
-            // that connection: without waitForReady it could fail at once while the client
-            // reconnects ("no subchannel available"), which says nothing about the server.
+            // The same client opens a new connection; the server lost nothing. While the client
+            // reconnects a call can fail at once with UNAVAILABLE ("no subchannel available",
+            // even with waitForReady), which says nothing about the server: retried, as a gRPC
+            // client retries UNAVAILABLE.
             var reconnecting = options
             reconnecting.waitForReady = true
-            let after = try await client.search(.with { $0.query = "chess" }, metadata: [:], options: reconnecting)
+            let after = try await Self.retryingUnavailable {
+                try await client.search(.with { $0.query = "chess" }, metadata: [:], options: reconnecting)
+            }
             #expect(!after.hits.isEmpty)
         }
         try await server.withClient { client in
-            let fresh = try await client.info(.init(), metadata: [:], options: options)
+            let fresh = try await Self.retryingUnavailable {
+                try await client.info(.init(), metadata: [:], options: options)
+            }
             #expect(fresh.corpus.size == UInt64(Fixtures.corpusSize))
         }
         try await server.stop()
