@@ -2,6 +2,7 @@ import ArgumentParser
 import Cascade
 import Evaluation
 import Foundation
+import Indexing
 import VectorStore
 
 struct CalibrateCommand: ParsableCommand {
@@ -9,7 +10,8 @@ struct CalibrateCommand: ParsableCommand {
         commandName: "calibrate",
         abstract: "Measure how many partitions a search must probe, and make that the store's default nprobe.",
         discussion: """
-            Encodes the queries with --model, searches them probing every partition, then with \
+            Encodes --queries with --model (or reads --query-vectors, for a store imported from \
+            vectors made elsewhere), searches them probing every partition, then with \
             nprobe doubling from 1 (then bisected), and stores the fewest partitions whose top k \
             hold --recall of the all-partition top k on average. Searches that name no nprobe \
             use it; a repartition drops it. Use queries like those the store will serve, not the \
@@ -21,11 +23,14 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "The partitioned store directory.")
     var store: String
 
-    @Option(help: "The retriever the store was built with.")
-    var model: String
+    @Option(help: "The retriever the store was built with (encodes --queries).")
+    var model: String?
 
     @Option(help: "Queries, qid<TAB>text a line.")
-    var queries: String
+    var queries: String?
+
+    @Option(help: "Instead of --model and --queries: query vectors made elsewhere, a float .npy of rows x dimension.")
+    var queryVectors: String?
 
     @Option(help: "Use only the first N queries.")
     var limit = 1000
@@ -45,6 +50,9 @@ struct CalibrateCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
+        guard (model != nil && queries != nil) != (queryVectors != nil) else {
+            throw ValidationError("give either --model and --queries (texts to encode) or --query-vectors (a .npy)")
+        }
         guard limit >= 1 else { throw ValidationError("--limit must be at least 1, got \(limit)") }
         guard (1...VectorStore.maxK).contains(k) else {
             throw ValidationError("--k must be in 1...\(VectorStore.maxK), got \(k)")
@@ -54,11 +62,7 @@ struct CalibrateCommand: ParsableCommand {
 
     func run() throws {
         let vectorStore = try VectorStore.open(existingAt: URL(fileURLWithPath: store), readOnly: dryRun)
-        let retriever = try Retriever.load(directory: URL(fileURLWithPath: model))
-        try retriever.checkBuilt(vectorStore)
-        let texts = try QuerySet.read(from: URL(fileURLWithPath: queries)).queries.prefix(limit).map(\.text)
-        printError("calibrate: encoding \(texts.count) queries with \(retriever.name)")
-        let vectors = try retriever.embed(retriever.encode(texts))
+        let vectors = try queryVectors(for: vectorStore)
         let result = try vectorStore.calibrateNprobe(queries: vectors, k: k, target: recall, save: !dryRun) { step in
             printError(
                 String(
@@ -78,5 +82,25 @@ struct CalibrateCommand: ParsableCommand {
         print(
             "\(result.nprobe) of \(result.partitions) partitions reach recall@\(k) \(recall) on \(result.queries) queries"
                 + (dryRun ? " (dry run: the store's default is unchanged)" : "; now the store's default nprobe"))
+    }
+
+    /// The query vectors: encoded from --queries, or read from --query-vectors.
+    private func queryVectors(for store: VectorStore) throws -> [[Float]] {
+        if let queryVectors {
+            let vectors = Array(try npyRows(URL(fileURLWithPath: queryVectors)).prefix(limit))
+            guard vectors.first?.count == store.model.dimension else {
+                throw ValidationError(
+                    "the query vectors in \(queryVectors) have \(vectors.first?.count ?? 0) dimensions; "
+                        + "the store's have \(store.model.dimension)")
+            }
+            printError("calibrate: \(vectors.count) query vectors from \(queryVectors)")
+            return vectors
+        }
+        guard let model, let queries else { throw ValidationError("give --model and --queries") }
+        let retriever = try Retriever.load(directory: URL(fileURLWithPath: model))
+        try retriever.checkBuilt(store)
+        let texts = try QuerySet.read(from: URL(fileURLWithPath: queries)).queries.prefix(limit).map(\.text)
+        printError("calibrate: encoding \(texts.count) queries with \(retriever.name)")
+        return try retriever.embed(retriever.encode(texts))
     }
 }

@@ -55,6 +55,26 @@ private func passagesFile(_ rows: Int, in directory: URL) throws -> URL {
         #expect(stats.stdout.contains("partitions:  6, vectors per partition"), "\(stats.stdout)")
         #expect(stats.stdout.contains("in memory now"), "\(stats.stdout)")
 
+        // Query vectors made elsewhere calibrate the imported store's nprobe (no model needed).
+        let queries = directory.appendingPathComponent("queries.npy")
+        try writeNpy(rowVectors(40, dim: dim).map { $0 + 0.25 }, rows: 40, dim: dim, to: queries)
+        let calibrated = try cascade([
+            "calibrate", "--store", store.path, "--query-vectors", queries.path, "--k", "10", "--json",
+        ])
+        #expect(calibrated.status == 0, "\(calibrated.stderr)")
+        #expect(calibrated.stderr.contains("calibrate: 40 query vectors from"), "\(calibrated.stderr)")
+        #expect(try cascade(["stats", "--store", store.path]).stdout.contains("(calibrated)"))
+        let narrow = directory.appendingPathComponent("narrow.npy")
+        try writeNpy(rowVectors(4, dim: 8), rows: 4, dim: 8, to: narrow)
+        let mismatch = try cascade(["calibrate", "--store", store.path, "--query-vectors", narrow.path])
+        #expect(mismatch.status != 0)
+        #expect(mismatch.stderr.contains("have 8 dimensions; the store's have 16"), "\(mismatch.stderr)")
+        let both = try cascade([
+            "calibrate", "--store", store.path, "--query-vectors", queries.path, "--model", "m", "--queries", "q",
+        ])
+        #expect(both.status != 0)
+        #expect(both.stderr.contains("give either --model and --queries"), "\(both.stderr)")
+
         // Another model's vectors are refused, naming both.
         let other = try cascade([
             "import", "--store", store.path, "--vectors", npy.path, "--passages",
