@@ -143,11 +143,12 @@ public struct ImportSource: Sendable {
     }
 }
 
-/// The rows of a 2-D `.npy` file (query vectors made elsewhere, for `cascade calibrate`); the
-/// same formats and errors as an import's vectors.
-public func npyRows(_ url: URL) throws -> [[Float]] {
+/// The first `limit` rows of a 2-D `.npy` file (query vectors made elsewhere, for `cascade
+/// calibrate`); the same formats and errors as an import's vectors. The file is mapped, so rows
+/// past `limit` are never read.
+public func npyRows(_ url: URL, limit: Int = .max) throws -> [[Float]] {
     let matrix = try NpyMatrix(url: url)
-    return (0..<matrix.rows).map(matrix.row)
+    return (0..<min(matrix.rows, max(0, limit))).map(matrix.row)
 }
 
 /// A 2-D `.npy` array, memory-mapped: format versions 1-3, little-endian float16/32/64, C order.

@@ -256,14 +256,15 @@ extension VectorStore {
                     sizes.append(live)
                 }
             }
+            let calibrated = try calibratedNprobe(txn)
             let data = URL(fileURLWithPath: path).appendingPathComponent("data.mdb").path
             let size = (try? FileManager.default.attributesOfItem(atPath: data)[.size] as? Int) ?? 0
             return StoreStats(
                 count: count, model: model, formatVersion: format, bytesOnDisk: size, path: path, codes: codes,
                 bytesPerVector: codes.bytesPerVector(dimension: model.dimension), partitionSizes: sizes,
                 scannedBytes: try txn.bytes(dbs.blocks), rescoreBytes: try dbs.full.map { try txn.bytes($0) } ?? 0,
-                defaultNprobe: sizes.isEmpty ? nil : try defaultNprobe(txn, partitions: sizes.count),
-                nprobeCalibrated: try calibratedNprobe(txn) != nil)
+                defaultNprobe: sizes.isEmpty ? nil : calibrated ?? VectorStore.defaultNprobe(partitions: sizes.count),
+                nprobeCalibrated: calibrated != nil)
         }
     }
 }

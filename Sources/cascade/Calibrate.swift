@@ -87,7 +87,7 @@ struct CalibrateCommand: ParsableCommand {
     /// The query vectors: encoded from --queries, or read from --query-vectors.
     private func queryVectors(for store: VectorStore) throws -> [[Float]] {
         if let queryVectors {
-            let vectors = Array(try npyRows(URL(fileURLWithPath: queryVectors)).prefix(limit))
+            let vectors = try npyRows(URL(fileURLWithPath: queryVectors), limit: limit)
             guard vectors.first?.count == store.model.dimension else {
                 throw ValidationError(
                     "the query vectors in \(queryVectors) have \(vectors.first?.count ?? 0) dimensions; "
