@@ -5,10 +5,11 @@
 # nprobe on the same vectors, queries and exact truth.
 #
 # Usage: Benchmarks/seed-scale.sh [FRACTION] DIR     (default FRACTION 1: 8,800,000 vectors)
-#   DIR keeps the vectors, truth and store between runs: about 80 GB of disk at full size (the
-#   .npy 27 GB; the store about 50 GB, its fp32 side vectors taking a 4 KiB page each), 40 GB at
-#   FRACTION 0.5.
+#   DIR keeps the vectors, truth and store between runs: at full size the .npy is 27 GB (13.5 GB
+#   with NPY_DTYPE=float16) and the store about 35 GB, 7 GB of it the int8 codes, which the
+#   partitioning writes anew in one transaction (so 7 GB more until it commits).
 #   env: PARTITIONS=(below) NPROBES=8,16,32,64 RESCORE_K=400 THREADS=$(nproc) CENTRES=(4000 x F)
+#        NPY_DTYPE=float32|float16 (the generated .npy; cascade import reads either)
 #        CASCADE_BIN_DIR=DIR (release cascade and search-bench of this checkout; default: build them)
 #        PYTHON=/tmp/cascade-ref/bin/python   SKIP_FAISS=1
 #
@@ -45,7 +46,8 @@ echo "n $n, dim 768, $centres centres, $partitions partitions, nprobe $nprobes, 
     "CPU: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" | tee "$log" >&2
 
 if [[ ! -f "$dir/truth.i32" ]]; then
-    "$python" Benchmarks/peers/seed_scale.py generate --dir "$dir" --n "$n" --centres "$centres" >&2
+    "$python" Benchmarks/peers/seed_scale.py generate --dir "$dir" --n "$n" --centres "$centres" \
+        --dtype "${NPY_DTYPE:-float32}" >&2
 fi
 
 # As on a user's machine: OpenBLAS picks its kernel from the CPU.

@@ -1,9 +1,11 @@
 """The seed corpus's shape on disk, and faiss IVF-SQ8 on it: for Benchmarks/seed-scale.sh.
 
   seed_scale.py generate --dir DIR --n N [--dim 768] [--centres 4000] [--queries 200] [--k 100]
-      DIR/vectors.npy   N x dim float32, a Gaussian mixture on the unit sphere (as search-bench's
+                         [--dtype float32|float16]
+      DIR/vectors.npy   N x dim, a Gaussian mixture on the unit sphere (as search-bench's
                         --data mixture: uniform centres, noise of norm 0.9 x the centre's, normalised),
-                        written in chunks, so N x dim x 4 bytes may exceed memory
+                        written in chunks, so the file may exceed memory; float16 halves it (the
+                        truth is then computed from the rounded vectors, as the store receives them)
       DIR/passages.tsv  "p<row><TAB>passage <row>", paired with the rows (cascade import --passages)
       DIR/queries.f32   queries from the same mixture, raw float32
       DIR/truth.i32     each query's exact top-k rows by dot product (chunked BLAS over the vectors)
@@ -46,7 +48,7 @@ def generate(args):
     queries.tofile(os.path.join(args.dir, "queries.f32"))
     path = os.path.join(args.dir, "vectors.npy")
     start = time.perf_counter()
-    vectors = np.lib.format.open_memmap(path + ".part", mode="w+", dtype=np.float32, shape=(args.n, args.dim))
+    vectors = np.lib.format.open_memmap(path + ".part", mode="w+", dtype=args.dtype, shape=(args.n, args.dim))
     rows_rng = np.random.default_rng(1_000_003)
     # The exact top-k is kept as the rows are made: best scores and rows so far, per query.
     best_scores = np.full((args.queries, args.k), -np.inf, dtype=np.float32)
@@ -54,7 +56,7 @@ def generate(args):
     with open(os.path.join(args.dir, "passages.tsv.part"), "w") as passages:
         for first in range(0, args.n, CHUNK):
             count = min(CHUNK, args.n - first)
-            rows = mixture(rows_rng, count, centres)
+            rows = mixture(rows_rng, count, centres).astype(args.dtype).astype(np.float32)
             vectors[first:first + count] = rows
             passages.write("".join(f"p{i}\tpassage {i}\n" for i in range(first, first + count)))
             scores = queries @ rows.T
@@ -88,10 +90,10 @@ def run_faiss(args):
         quantizer, dim, args.partitions, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
     start = time.perf_counter()
     sample = np.sort(np.random.default_rng(42).choice(n, min(n, 64 * args.partitions), replace=False))
-    index.train(np.ascontiguousarray(vectors[sample]))
+    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
     trained = time.perf_counter() - start
     for first in range(0, n, CHUNK):
-        index.add(np.ascontiguousarray(vectors[first:first + CHUNK]))
+        index.add(np.ascontiguousarray(vectors[first:first + CHUNK], dtype=np.float32))
     build = time.perf_counter() - start
     print(f"faiss: trained in {trained:.1f} s, added {n} in {build - trained:.1f} s", flush=True)
     for nprobe in [int(p) for p in args.nprobe.split(",")]:
@@ -113,6 +115,7 @@ def main():
     g.add_argument("--centres", type=int, default=4000)
     g.add_argument("--queries", type=int, default=200)
     g.add_argument("--k", type=int, default=100)
+    g.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     f = sub.add_parser("faiss")
     f.add_argument("--dir", required=True)
     f.add_argument("--partitions", type=int, required=True)

@@ -1,8 +1,9 @@
 import Foundation
 
-/// Where a slot's passage and full-precision vector are kept: under the slot itself in formats 1
-/// and 2, under the record number `rows` gives the slot in format 3 (see Schema). Read once per
-/// transaction, as a relayout by another process may turn the store into format 3.
+/// Where a slot's passage and full-precision vector are kept: under the slot itself until a
+/// store's first relayout, under the record number `rows` gives the slot after it (format 3, and
+/// format 4 with "nextRecord"; see Schema). Read once per transaction, as a relayout by another
+/// process may change it.
 struct Records {
     /// nil: records are slots.
     let rows: Database?
@@ -10,14 +11,13 @@ struct Records {
 
     init(_ txn: Transaction, _ dbs: Databases, blockSize: Int) throws {
         self.blockSize = blockSize
-        let format = try txn.metaBytes(dbs, Schema.MetaKey.format).map { Int($0.loadUInt64()) } ?? 1
-        guard format >= 3 else {
+        guard try txn.metaBytes(dbs, Schema.MetaKey.nextRecord) != nil else {
             rows = nil
             return
         }
         guard let rows = dbs.rows else {
             throw CorruptMeta(
-                reason: "it was turned into format 3 after this process opened it without the rows database; reopen it")
+                reason: "it was relaid out after this process opened it without the rows database; reopen it")
         }
         self.rows = rows
     }

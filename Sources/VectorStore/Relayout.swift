@@ -87,7 +87,8 @@ extension VectorStore {
         try centroids.values.withUnsafeBytes { try txn.putMeta(dbs, Schema.MetaKey.centroids, $0) }
         // A calibrated nprobe measured the old partitions; the new ones fall back to the rule.
         try withKey(Schema.MetaKey.nprobe) { _ = try txn.delete(dbs.meta, key: $0) }
-        try txn.putMeta(dbs, Schema.MetaKey.format, integer: 3)
+        let format = try txn.metaBytes(dbs, Schema.MetaKey.format).map { Int($0.loadUInt64()) } ?? 1
+        try txn.putMeta(dbs, Schema.MetaKey.format, integer: UInt64(max(format, 3)))
 
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
         var oldBlocks = OldBlocks(txn: old, dbs: dbs, blockBytes: layout.blockBytes, records: oldRecords)
@@ -185,8 +186,8 @@ extension VectorStore {
             flush { partitionOf[$0] = $1 }
             return (partitionOf, batches)
         }
-        // The full-precision vectors in key (record) order, then each live slot's from its record.
-        let full = try dbs.required(dbs.full, "full")
+        // The full-precision vectors in record order, then each live slot's from its record.
+        let full = try FullVectors(old, dbs, dimension: dim)
         var recordCount = slotCount
         if records.rows != nil {
             guard let next = try old.metaBytes(dbs, Schema.MetaKey.nextRecord), next.count == 8 else {
@@ -195,17 +196,10 @@ extension VectorStore {
             recordCount = Int(next.loadUInt64())
         }
         var partitionOfRecord = [UInt16](repeating: 0, count: recordCount)
-        let cursor = try old.cursor(full)
-        var entry = try cursor.first()
-        while let (key, values) = entry {
-            let record = Int(key.loadUInt32())
-            guard record < recordCount, values.count == dim * 4 else {
-                throw CorruptMeta(reason: "full-precision vector of record \(record) is malformed")
-            }
+        try full.forEach(old, below: recordCount) { record, values in
             batch += (0..<dim).map { values.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
             keys.append(record)
             if keys.count == batchRows { flush { partitionOfRecord[$0] = $1 } }
-            entry = try cursor.next()
         }
         flush { partitionOfRecord[$0] = $1 }
         try forEachLiveBlock(old) { block, bits in

@@ -129,9 +129,9 @@ extension VectorStore {
         let dim = model.dimension
         if codes != .fp32 {
             let record = try records.record(txn, slot: slot)
-            guard let values = try withKey(record, { try txn.get(try dbs.required(dbs.full, "full"), key: $0) }),
-                values.count == dim * 4
-            else { throw CorruptMeta(reason: "no full-precision vector for slot \(slot) (record \(record))") }
+            guard let values = try FullVectors(txn, dbs, dimension: dim).vector(txn, record: record) else {
+                throw CorruptMeta(reason: "no full-precision vector for slot \(slot) (record \(record))")
+            }
             return (0..<dim).map { values.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
         }
         let block = slot / UInt32(blockSize)

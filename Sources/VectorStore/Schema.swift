@@ -41,9 +41,15 @@ import Foundation
 /// Turning a format 1 or 2 store into format 3 rewrites nothing either: its records are its old
 /// slots (`nextRecord` its `nextSlot`, `rfree` the slots below it that were not live), so the
 /// first relayout only writes `rows` to point each new slot at its old one.
+///
+/// Format 4 (every new store with fp16 or int8 codes) packs the `full` vectors: meta "fullGroup"
+/// (UInt64) records per value, the value under key `record / fullGroup` holding them in record
+/// order (see FullVectors). Whether passages and full vectors are keyed by slot or by record is
+/// then told by meta "nextRecord" alone, which the first relayout adds (and leaves format 4 as it
+/// is).
 /// Integer keys are native-endian UInt32 with MDB_INTEGERKEY.
 enum Schema {
-    static let formatVersion = 3
+    static let formatVersion = 4
     static let databaseCount: UInt32 = 12
     /// LMDB's default (compile-time) maximum key size.
     static let maxIdBytes = 511
@@ -58,6 +64,7 @@ enum Schema {
         static let centroids = "centroids"
         static let nextRecord = "nextRecord"
         static let nprobe = "nprobe"
+        static let fullGroup = "fullGroup"
     }
 }
 

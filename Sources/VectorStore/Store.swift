@@ -95,9 +95,11 @@ public final class VectorStore: Sendable {
                 }
                 let codes = options.codes ?? .fp32
                 // Plain fp32 stores stay format 1, which older builds read.
-                try txn.putMeta(dbs, Schema.MetaKey.format, integer: codes == .fp32 ? 1 : 2)
+                try txn.putMeta(dbs, Schema.MetaKey.format, integer: codes == .fp32 ? 1 : 4)
                 if codes != .fp32 {
                     try withKey(codes.rawValue) { try txn.putMeta(dbs, Schema.MetaKey.codes, $0) }
+                    let group = FullVectors.group(dimension: model.dimension)
+                    try txn.putMeta(dbs, Schema.MetaKey.fullGroup, integer: UInt64(group))
                 }
                 let json = try JSONEncoder().encode(model)
                 try json.withUnsafeBytes { try txn.putMeta(dbs, Schema.MetaKey.model, $0) }

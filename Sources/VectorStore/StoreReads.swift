@@ -121,12 +121,12 @@ extension VectorStore {
     private func rescore(
         _ candidates: [(score: Float, slot: UInt32)], query: [Float], k: Int, txn: Transaction, records: Records
     ) throws -> TopK {
-        let full = try dbs.required(dbs.full, "full")
         let dim = model.dimension
+        let full = try FullVectors(txn, dbs, dimension: dim)
         var top = TopK(k: k)
         for candidate in candidates {
             let record = try records.record(txn, slot: candidate.slot)
-            guard let vector = try withKey(record, { try txn.get(full, key: $0) }), vector.count == dim * 4 else {
+            guard let vector = try full.vector(txn, record: record) else {
                 throw CorruptMeta(reason: "no full-precision vector for slot \(candidate.slot)")
             }
             var score: Float = 0

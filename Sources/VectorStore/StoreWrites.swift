@@ -22,7 +22,11 @@ extension VectorStore {
             vectors.append(try prepared(item.vector, id: item.passage.id))
             textBytes += item.passage.id.utf8.count + item.passage.text.utf8.count + 64
         }
-        let fullBytes = codes == .fp32 ? 0 : items.count * (model.dimension * 4 + 64)
+        var fullBytes = 0
+        if codes != .fp32 {
+            let full = try read { try FullVectors($0, dbs, dimension: model.dimension) }
+            fullBytes = full.estimatedBytes(vectors: items.count)
+        }
         let touchedBlocks = min(items.count, (items.count + blockSize - 1) / blockSize + 2)
         try write(
             operation: "upsert", estimatedBytes: textBytes + fullBytes + touchedBlocks * layout.blockBytes
@@ -31,7 +35,7 @@ extension VectorStore {
             var edit = BlockEdit(store: self, txn: txn, records: records.records)
             var slots = try SlotAllocator(store: self, txn: txn)
             let targets = try slots.partitions(for: vectors)
-            let full = codes == .fp32 ? nil : try dbs.required(dbs.full, "full")
+            var full = codes == .fp32 ? nil : FullVectorEdit(try FullVectors(txn, dbs, dimension: model.dimension), txn)
             for (index, (item, vector)) in zip(items, vectors).enumerated() {
                 let slot: UInt32
                 let record: UInt32
@@ -42,10 +46,8 @@ extension VectorStore {
                         // older formats move the passage and the full vector with the slot.
                         try edit.clear(slot: existing)
                         if records.keyedBySlot {
-                            try withKey(existing) { key in
-                                _ = try txn.delete(dbs.passages, key: key)
-                                if let full { _ = try txn.delete(full, key: key) }
-                            }
+                            _ = try withKey(existing) { try txn.delete(dbs.passages, key: $0) }
+                            try full?.remove(record: existing)
                         }
                         try slots.release(existing)
                         slot = try slots.take(partition: target)
@@ -66,12 +68,11 @@ extension VectorStore {
                 let key = records.keyedBySlot ? slot : record
                 let bytes = PassageRecord.encode(item.passage)
                 try withKey(key) { key in try bytes.withUnsafeBytes { try txn.put(dbs.passages, key: key, value: $0) } }
-                if let full {
-                    try withKey(key) { key in try vector.withUnsafeBytes { try txn.put(full, key: key, value: $0) } }
-                }
+                try full?.set(record: key, vector: vector)
                 try edit.set(slot: slot, vector: vector, record: key)
             }
             try edit.save()
+            try full?.save()
             try slots.save()
             try records.save()
         }
@@ -94,13 +95,12 @@ extension VectorStore {
             let records = try RecordAllocator(txn, dbs, blockSize: blockSize)
             var edit = BlockEdit(store: self, txn: txn, records: records.records)
             var allocator = try SlotAllocator(store: self, txn: txn)
+            var full = codes == .fp32 ? nil : FullVectorEdit(try FullVectors(txn, dbs, dimension: model.dimension), txn)
             for (id, slot) in zip(unique, slots) {
                 try withKey(id) { _ = try txn.delete(dbs.ids, key: $0) }
                 let record = try edit.record(of: slot)
-                try withKey(record) { key in
-                    _ = try txn.delete(dbs.passages, key: key)
-                    if codes != .fp32 { _ = try txn.delete(try dbs.required(dbs.full, "full"), key: key) }
-                }
+                _ = try withKey(record) { try txn.delete(dbs.passages, key: $0) }
+                try full?.remove(record: record)
                 try records.release(record)
                 try allocator.release(slot)
                 try edit.clear(slot: slot)

@@ -50,7 +50,7 @@ func recall(_ got: [Hit], _ expected: [Hit]) -> Double {
         }
         #expect(try store.vector(id: "d1") == vectors[1])
         let stats = try store.stats()
-        #expect(stats.codes == codes && stats.formatVersion == 2)
+        #expect(stats.codes == codes && stats.formatVersion == 4)
         #expect(stats.bytesPerVector == codes.bytesPerVector(dimension: dimension))
         #expect(stats.rescoreBytes > 0)
     }

@@ -67,12 +67,16 @@ private func expectHolds(_ store: VectorStore, _ expected: Expected, sourceLocat
 private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats().formatVersion }
 
 @Suite struct RelayoutTests {
-    @Test(arguments: [VectorCodes.fp32, .fp16, .int8])
-    func relayoutInSmallBatchesKeepsEveryPassage(codes: VectorCodes) throws {
+    /// Grouped: format 4's packed full-precision vectors; not grouped: one per value, as older
+    /// builds made them (format 2).
+    @Test(arguments: [(VectorCodes.fp32, true), (.fp16, true), (.int8, true), (.int8, false)])
+    func relayoutInSmallBatchesKeepsEveryPassage(codes: VectorCodes, grouped: Bool) throws {
         let dir = try TempDir()
         var rng = SeededRandom(seed: 21)
         let dimension = 16
         let store = try smallStore(dir, dimension: dimension, blockSize: 32, codes: codes)
+        if !grouped { try makeUngrouped(store) }
+        let format = codes == .fp32 ? (before: 1, after: 3) : grouped ? (before: 4, after: 4) : (before: 2, after: 3)
         var expected = Expected()
         for b in 0..<3 {
             let items = batch("b\(b)-", 400, dimension: dimension, rng: &rng)
@@ -83,14 +87,14 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
         let deleted = stride(from: 0, to: 400, by: 7).map { "b1-\($0)" }
         try store.delete(ids: deleted)
         expected.remove(deleted)
-        #expect(try formatVersion(store) == (codes == .fp32 ? 1 : 2))
+        #expect(try formatVersion(store) == format.before)
 
         let report = try store.repartition(
             partitions: 9, samplePerPartition: 64, iterations: 5, seed: 3, batchRows: 50)
         #expect(report.vectors == expected.vectors.count)
         // Never more than 50 vectors assigned at a time.
         #expect(report.batches >= expected.vectors.count / 50, "\(report.batches)")
-        #expect(try formatVersion(store) == 3)
+        #expect(try formatVersion(store) == format.after)
         #expect(try store.stats().partitionSizes.count == 9)
         try expectHolds(store, expected)
         let centroids = try #require(try store.read { try Centroids.read($0, store.dbs, dimension: dimension) })
@@ -122,7 +126,8 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
         let dimension = 16
         let store = try smallStore(dir, dimension: dimension)
         // What an older build left: a format 2 store with centroids, whose passages and full
-        // vectors are keyed by slot.
+        // vectors are keyed by slot, one full vector per value.
+        try makeUngrouped(store)
         let points = (0..<60).flatMap { _ in unitLength(integerVector(dimension, &rng)) }
         let centroids = SphericalKMeans.train(points: points, dimension: dimension, k: 6, iterations: 5, seed: 1)
         try store.write(operation: "test", estimatedBytes: 0) { txn in
@@ -179,7 +184,8 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
                     let slot = try #require(try txn.slot(store.dbs, id: id))
                     let record = try records.record(txn, slot: slot)
                     let text = try #require(try withKey(record) { try txn.get(store.dbs.passages, key: $0) })
-                    let full = try #require(try withKey(record) { try txn.get(store.dbs.full!, key: $0) })
+                    let full = try #require(
+                        try FullVectors(txn, store.dbs, dimension: dimension).vector(txn, record: record))
                     let block = try #require(
                         try withKey(slot / UInt32(store.blockSize)) { try txn.get(store.dbs.blocks, key: $0) })
                     pointers.passages.append(text.baseAddress!)

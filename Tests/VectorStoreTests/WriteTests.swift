@@ -168,15 +168,15 @@ import Testing
         do {
             let store = try VectorStore.open(at: dir.store(), model: model(dimension: 4))
             try store.write(operation: "test", estimatedBytes: 0) { txn in
-                try txn.putMeta(store.dbs, Schema.MetaKey.format, integer: 4)
+                try txn.putMeta(store.dbs, Schema.MetaKey.format, integer: 5)
             }
         }
-        let expected = StoreError.newerFormat(path: dir.store().path, found: 4, supported: 3)
+        let expected = StoreError.newerFormat(path: dir.store().path, found: 5, supported: 4)
         #expect(throws: expected) { _ = try VectorStore.open(existingAt: dir.store()) }
         #expect(throws: expected) { _ = try VectorStore.open(at: dir.store(), model: model(dimension: 4)) }
         #expect(
             expected.description
-                == "vector store \(dir.store().path) has format version 4; this build reads up to version 3")
+                == "vector store \(dir.store().path) has format version 5; this build reads up to version 4")
     }
 
     /// Ids are stored in NFC and looked up in NFC: two spellings of "café" are one passage.
