@@ -6,8 +6,8 @@
 #
 # Usage: Benchmarks/seed-scale.sh [FRACTION] DIR     (default FRACTION 1: 8,800,000 vectors)
 #   DIR keeps the vectors, truth and store between runs: at full size the .npy is 27 GB (13.5 GB
-#   with NPY_DTYPE=float16) and the store about 35 GB, 7 GB of it the int8 codes, which the
-#   partitioning writes anew in one transaction (so 7 GB more until it commits).
+#   with NPY_DTYPE=float16) and the store 41 GB (7 GB of it the int8 codes, which the partitioning
+#   writes anew in one transaction).
 #   env: PARTITIONS=(below) NPROBES=8,16,32,64 RESCORE_K=400 THREADS=$(nproc) CENTRES=(4000 x F)
 #        NPY_DTYPE=float32|float16 (the generated .npy; cascade import reads either)
 #        CASCADE_BIN_DIR=DIR (release cascade and search-bench of this checkout; default: build them)

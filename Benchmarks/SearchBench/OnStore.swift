@@ -53,5 +53,6 @@ private func readRaw<T>(_: T.Type, _ url: URL) throws -> [T] {
 private func residentKiB(_ field: String) -> Int {
     let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
     let line = status.split(separator: "\n").first { $0.hasPrefix(field) } ?? ""
-    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    // "VmHWM:\t  123456 kB", but "VmHWM:\t10470092 kB" once the number fills the column.
+    return Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") ?? 0
 }

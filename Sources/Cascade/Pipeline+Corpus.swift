@@ -53,8 +53,9 @@ extension Pipeline {
         let vectors = try await encode(passages.map(\.text), deadline: deadline, trace: &trace)
         let store = self.store
         let items = Array(zip(passages, vectors))
+        let precision = retriever.encoder.precision.rawValue
         let done = try await writes.run {
-            try store.upsert(items.map { (passage: $0.0, vector: $0.1) })
+            try store.upsert(items.map { (passage: $0.0, vector: $0.1) }, encoderPrecision: precision)
             return store.count
         }
         trace.write += done.ran

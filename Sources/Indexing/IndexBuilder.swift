@@ -63,7 +63,9 @@ public struct IndexBuilder: Sendable {
             try forEachLengthBatch(encodings, size: batchSize) { batch in
                 try Task.checkCancellation()
                 let vectors = try retriever.encoder.embed(retriever.tokenizer.batch(batch.map { encodings[$0] }))
-                try store.upsert(zip(batch, vectors).map { (passage: todo[$0.0], vector: $0.1) })
+                try store.upsert(
+                    zip(batch, vectors).map { (passage: todo[$0.0], vector: $0.1) },
+                    encoderPrecision: retriever.encoder.precision.rawValue)
                 state.indexed += batch.count
                 state.done += batch.count
                 state.elapsed = clock.now - started

@@ -79,6 +79,21 @@ final class Environment: @unchecked Sendable {
     }
 }
 
+/// Starts reading the pages under `value`, a value in the map, without waiting. A page fault in
+/// the map reads the device's whole read-ahead window around the page (`read_ahead_kb`: 8 MiB on
+/// the machine measured) unless the page is already cached or on its way; asked for first, a
+/// value read at random from a store bigger than memory (a vector a search rescores) costs its
+/// own pages, and several such reads go to the device together.
+func prefetchMapped(_ value: UnsafeRawBufferPointer) {
+    guard let start = value.baseAddress, value.count > 0 else { return }
+    let page = Int(pageSize)
+    let first = Int(bitPattern: start) & ~(page - 1)
+    let end = Int(bitPattern: start) + value.count
+    _ = madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, MADV_WILLNEED)
+}
+
+private let pageSize = sysconf(Int32(_SC_PAGESIZE))
+
 /// LMDB forbids opening one environment twice in a process (its locks are per process), so
 /// every store on the same directory shares one `Environment`.
 final class EnvironmentRegistry: @unchecked Sendable {

@@ -51,7 +51,18 @@ extension VectorStore {
             for i in 0..<size { chosen.swapAt(i, i + Int(rng.next() % UInt64(slots.count - i))) }
             var out = [Float]()
             out.reserveCapacity(size * dim)
-            for slot in chosen.prefix(size) { out += unitLength(try fullVector(txn, slot: slot, records: records)) }
+            let full = codes == .fp32 ? nil : try FullVectors(txn, dbs, dimension: dim)
+            for start in stride(from: 0, to: size, by: 4096) {
+                let part = chosen[start..<min(start + 4096, size)]
+                if let full {
+                    // Random reads, from a store that may not fit in memory: each part's vectors
+                    // asked for first (see `prefetchMapped`).
+                    for slot in part {
+                        try full.vector(txn, record: try records.record(txn, slot: slot)).map(prefetchMapped)
+                    }
+                }
+                for slot in part { out += unitLength(try fullVector(txn, slot: slot, records: records)) }
+            }
             return out
         }
         return try layOut(

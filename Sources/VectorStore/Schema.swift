@@ -13,6 +13,9 @@ import Foundation
 ///   in place, page-aligned.
 /// - `live`: block number → bitmap of the block's live slots (bit i of word i/64).
 /// - `free`: slot → empty; deleted slots waiting to be reused.
+/// - meta "precisions" (any format; older builds ignore it): a JSON array of the encoder
+///   precisions ("fp32", "int8", ...) that writes named when they stored vectors; absent when
+///   none did (imported vectors, or a store written before it was kept).
 ///
 /// Format 2 (stores with codes other than fp32, or partitions; plain fp32 stores stay format 1, so
 /// older builds keep reading them) adds:
@@ -65,6 +68,7 @@ enum Schema {
         static let nextRecord = "nextRecord"
         static let nprobe = "nprobe"
         static let fullGroup = "fullGroup"
+        static let precisions = "precisions"
     }
 }
 

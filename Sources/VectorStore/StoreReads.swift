@@ -117,18 +117,23 @@ extension VectorStore {
         }
     }
 
-    /// Exact scores of `candidates` from their full-precision vectors, read only for them.
+    /// Exact scores of `candidates` from their full-precision vectors, read only for them: all
+    /// asked of the device first, then read (see `prefetchMapped`).
     private func rescore(
         _ candidates: [(score: Float, slot: UInt32)], query: [Float], k: Int, txn: Transaction, records: Records
     ) throws -> TopK {
         let dim = model.dimension
         let full = try FullVectors(txn, dbs, dimension: dim)
-        var top = TopK(k: k)
-        for candidate in candidates {
+        let vectors = try candidates.map { candidate in
             let record = try records.record(txn, slot: candidate.slot)
             guard let vector = try full.vector(txn, record: record) else {
                 throw CorruptMeta(reason: "no full-precision vector for slot \(candidate.slot)")
             }
+            prefetchMapped(vector)
+            return vector
+        }
+        var top = TopK(k: k)
+        for (candidate, vector) in zip(candidates, vectors) {
             var score: Float = 0
             for j in 0..<dim { score += vector.loadUnaligned(fromByteOffset: j * 4, as: Float.self) * query[j] }
             top.offer(score, candidate.slot)
@@ -172,10 +177,13 @@ extension VectorStore {
             return MappedBlock(block: block, vectors: vectors, rows: usedRows(live, rows: rows), live: live)
         }
         if let only {
+            // A few blocks of a big store: asked for exactly, not with the read-ahead around
+            // each fault (see `prefetchMapped`).
             return try only.map { block in
                 guard let vectors = try withKey(block, { try txn.get(dbs.blocks, key: $0) }),
                     let live = try withKey(block, { try txn.get(dbs.live, key: $0) })
                 else { throw CorruptMeta(reason: "partition block \(block) is missing") }
+                prefetchMapped(vectors)
                 return try mapped(block, vectors, live)
             }
         }
@@ -264,7 +272,7 @@ extension VectorStore {
                 bytesPerVector: codes.bytesPerVector(dimension: model.dimension), partitionSizes: sizes,
                 scannedBytes: try txn.bytes(dbs.blocks), rescoreBytes: try dbs.full.map { try txn.bytes($0) } ?? 0,
                 defaultNprobe: sizes.isEmpty ? nil : calibrated ?? VectorStore.defaultNprobe(partitions: sizes.count),
-                nprobeCalibrated: calibrated != nil)
+                nprobeCalibrated: calibrated != nil, encoderPrecisions: try txn.encoderPrecisions(dbs))
         }
     }
 }

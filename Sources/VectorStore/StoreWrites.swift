@@ -4,8 +4,9 @@ extension VectorStore {
     /// One write transaction: all or nothing. Replaces text and vector of existing ids; when an
     /// id appears twice in `items`, the later one wins. In a partitioned store each vector goes
     /// to the partition of its nearest centroid, moving an existing id when its new vector
-    /// belongs elsewhere. Ids obey `PassageID`'s rule and are stored in NFC.
-    public func upsert(_ items: [(passage: Passage, vector: [Float])]) throws {
+    /// belongs elsewhere. Ids obey `PassageID`'s rule and are stored in NFC. `encoderPrecision`:
+    /// the precision of the model that made the vectors, kept for `stats` (nil: not known).
+    public func upsert(_ items: [(passage: Passage, vector: [Float])], encoderPrecision: String? = nil) throws {
         guard !items.isEmpty else { return }
         var vectors = [[Float]]()
         vectors.reserveCapacity(items.count)
@@ -75,6 +76,7 @@ extension VectorStore {
             try full?.save()
             try slots.save()
             try records.save()
+            if let encoderPrecision { try txn.addEncoderPrecision(dbs, encoderPrecision) }
         }
     }
 
@@ -218,5 +220,23 @@ struct BlockEdit {
             }
         }
         return (block, row)
+    }
+}
+
+extension Transaction {
+    /// The encoder precisions that made the stored vectors, sorted (see Schema).
+    func encoderPrecisions(_ dbs: Databases) throws -> [String] {
+        guard let bytes = try metaBytes(dbs, Schema.MetaKey.precisions) else { return [] }
+        guard let names = try? JSONDecoder().decode([String].self, from: Data(bytes)) else {
+            throw CorruptMeta(reason: "the encoder precisions in its metadata are unreadable")
+        }
+        return names
+    }
+
+    func addEncoderPrecision(_ dbs: Databases, _ precision: String) throws {
+        var names = try encoderPrecisions(dbs)
+        guard !names.contains(precision) else { return }
+        names = (names + [precision]).sorted()
+        try JSONEncoder().encode(names).withUnsafeBytes { try putMeta(dbs, Schema.MetaKey.precisions, $0) }
     }
 }

@@ -66,6 +66,9 @@ public struct StoreStats: Sendable, Codable {
     public var defaultNprobe: Int?
     /// Whether `defaultNprobe` was measured by `calibrateNprobe` (else it is the eighth rule).
     public var nprobeCalibrated: Bool
+    /// The precisions of the encoders that made the stored vectors, sorted; empty when no write
+    /// said (imported vectors, or written before this was kept).
+    public var encoderPrecisions: [String]
 }
 
 /// How a store keeps the vectors it scans, fixed when the store is created.

@@ -30,6 +30,7 @@ struct StatsCommand: ParsableCommand {
             pooling:     \(stats.model.pooling)
             similarity:  \(stats.model.similarity.rawValue)
             model:       \(stats.model.fingerprint)
+            encoded at:  \(precisionDescription(stats.encoderPrecisions))
             format:      \(stats.formatVersion)
             size:        \(mib(stats.bytesOnDisk)) MiB on disk, \(residentDescription) in memory now
             codes:       \(stats.codes.rawValue), \(stats.bytesPerVector) bytes/vector scanned
@@ -51,6 +52,14 @@ struct StatsCommand: ParsableCommand {
         let path = URL(fileURLWithPath: store).appendingPathComponent("data.mdb").path
         guard let bytes = residentBytes(path) else { return "? MiB" }
         return "\(mib(bytes)) MiB"
+    }
+
+    private func precisionDescription(_ precisions: [String]) -> String {
+        switch precisions.count {
+        case 0: "not recorded (imported vectors, or indexed by a build that did not keep it)"
+        case 1: precisions[0]
+        default: precisions.joined(separator: " and ") + " (mixed: indexed at each)"
+        }
     }
 
     private func partitionDescription(_ sizes: [Int]) -> String {

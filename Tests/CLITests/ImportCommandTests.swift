@@ -54,6 +54,7 @@ private func passagesFile(_ rows: Int, in directory: URL) throws -> URL {
         #expect(stats.stdout.contains("int8, 20 bytes/vector"), "\(stats.stdout)")
         #expect(stats.stdout.contains("partitions:  6, vectors per partition"), "\(stats.stdout)")
         #expect(stats.stdout.contains("in memory now"), "\(stats.stdout)")
+        #expect(stats.stdout.contains("encoded at:  not recorded"), "\(stats.stdout)")
 
         // Query vectors made elsewhere calibrate the imported store's nprobe (no model needed).
         let queries = directory.appendingPathComponent("queries.npy")

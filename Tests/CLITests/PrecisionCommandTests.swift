@@ -30,6 +30,27 @@ import Testing
         }
     }
 
+    /// A store remembers the precisions its vectors were encoded at; `cascade stats` says them.
+    @Test func indexKeepsItsPrecisionForStats() throws {
+        let directory = try temporaryDirectory()
+        let store = directory.appendingPathComponent("store").path
+        let model = try miniLM().path
+        let first = try cascade([
+            "index", "--model", model, "--store", store, "--precision", "int8",
+            try sampleSlice(20, in: directory).path,
+        ])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try cascade(["stats", "--store", store]).stdout.contains("encoded at:  int8\n"))
+        // More passages at fp32: the store now holds vectors of both.
+        let more = directory.appendingPathComponent("more.jsonl")
+        try Data(#"{"id": "extra-1", "text": "A new passage about spell checkers."}"#.utf8).write(to: more)
+        #expect(try cascade(["index", "--model", model, "--store", store, more.path]).status == 0)
+        let stats = try cascade(["stats", "--store", store, "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any])
+        #expect(object["encoderPrecisions"] as? [String] == ["fp32", "int8"])
+        #expect(try cascade(["stats", "--store", store]).stdout.contains("encoded at:  fp32 and int8 (mixed"))
+    }
+
     @Test func scoreAtFP16SaysWhatRan() throws {
         let output = try cascade(
             ["score", "--model", try miniLM().path, "--head", seededHead.path, "--precision", "fp16"],

@@ -4,6 +4,22 @@ import Testing
 @testable import VectorStore
 
 @Suite struct WriteTests {
+    /// Writes that name their encoder's precision leave it for `stats`; one that fails leaves nothing.
+    @Test func encoderPrecisionsAreKeptForStats() throws {
+        let dir = try TempDir()
+        let store = try VectorStore.open(at: dir.store(), model: model(dimension: 2))
+        let item = (passage: Passage(id: "a", text: "a"), vector: [Float(1), 0])
+        try store.upsert([item])
+        #expect(try store.stats().encoderPrecisions == [])
+        try store.upsert([item], encoderPrecision: "int8")
+        #expect(throws: StoreError.self) {
+            try store.upsert([(passage: Passage(id: "b", text: "b"), vector: [1])], encoderPrecision: "fp16")
+        }
+        try store.upsert([item], encoderPrecision: "fp32")
+        try store.upsert([item], encoderPrecision: "int8")
+        #expect(try store.stats().encoderPrecisions == ["fp32", "int8"])
+    }
+
     @Test func upsertReplacesTextAndVectorInPlace() throws {
         let dir = try TempDir()
         let store = try VectorStore.open(at: dir.store(), model: model(dimension: 3))
