@@ -60,10 +60,10 @@ static inline float finish(int32_t biased, int32_t query_sum, const void *scales
     return (float)(biased - 128 * query_sum) * (load_scale(scales, r) * query_scale);
 }
 
-// Each SIMD loop fetches the four rows PREFETCH_ROWS ahead while it sums the current four: the
+// The AVX-512 loop fetches the four rows PREFETCH_ROWS ahead while it sums the current four: the
 // scan waits on memory, not on arithmetic. 1M x 384 codes with rescoring, on an AVX-512 VNNI Xeon:
-// 2.3x faster than the fp32 scan without it, 2.84-2.85x with it on the avx2 and avx512 paths (8
-// and 20 rows ahead did as well).
+// 2.3x faster than the fp32 scan without it, 2.84-2.85x with it (8 and 20 rows ahead did as well).
+// The AVX2 loop reads four streams instead (see int8_avx2), which needed no software prefetch.
 enum { PREFETCH_ROWS = 32 };
 
 static inline void prefetch_group(const uint8_t *c, int dim, int d) {
