@@ -63,6 +63,7 @@ extension VectorStore {
             }
             var tops: [TopK]
             if let centroids, let nprobe, nprobe < centroids.count {
+                try txn.metaBytes(dbs, Schema.MetaKey.format).map { env.readAtRandom(leafValue: $0) }
                 tops = try prepared.map { query in
                     let probed = query.withUnsafeBufferPointer { centroids.probe($0, nprobe: nprobe) }
                     var blocks = [UInt32]()
@@ -192,11 +193,14 @@ extension VectorStore {
         var entry = try cursor.first()
         var liveEntry = try liveCursor.first()
         var blocks: [MappedBlock] = []
+        // Without read-ahead (a process that probes partitions), a full scan asks for its blocks.
+        let ask = env.readsAtRandom
         while let (key, vectors) = entry, let (liveKey, live) = liveEntry {
             let block = key.loadUInt32()
             guard liveKey.loadUInt32() == block else {
                 throw CorruptMeta(reason: "block \(block) and its live bitmap are out of step")
             }
+            if ask { prefetchMapped(vectors) }
             blocks.append(try mapped(block, vectors, live))
             entry = try cursor.next()
             liveEntry = try liveCursor.next()

@@ -40,6 +40,26 @@ import Testing
         }
     }
 
+    /// A search that probes some partitions turns off the map's read-ahead (its page faults land at
+    /// random; see `Environment.readAtRandom`), which needs the map's start found from a leaf page.
+    @Test func probingSearchesReadTheMapAtRandom() throws {
+        let dir = try TempDir()
+        var rng = SeededRandom(seed: 14)
+        let store = try smallStore(dir, dimension: 16, blockSize: 32)
+        let vectors = (0..<600).map { _ in integerVector(16, &rng) }
+        try store.upsert(items(vectors))
+        let reference = Dictionary(uniqueKeysWithValues: items(vectors).map { ($0.passage.id, $0.vector) })
+        try store.repartition(partitions: 8)
+        _ = try store.search(vectors[0], k: 10, options: SearchOptions(nprobe: 8))
+        #expect(!store.env.readsAtRandom, "probing every partition is a full scan: read-ahead stays")
+        _ = try store.search(vectors[0], k: 10, options: SearchOptions(nprobe: 2))
+        #expect(store.env.readsAtRandom)
+        // A full scan afterwards asks for its blocks itself, and still equals brute force.
+        let query = integerVector(16, &rng)
+        let hits = try store.search(query, k: 20, options: SearchOptions(rescoreK: 600, nprobe: 8))
+        #expect(hits == referenceSearch(reference, query: query, k: 20))
+    }
+
     @Test func upsertsAndDeletesLandInTheirPartition() throws {
         let dir = try TempDir()
         var rng = SeededRandom(seed: 13)
