@@ -58,14 +58,17 @@ struct Options {
             guard let number = Int(text) else { fail("\(args[i - 1]) takes an integer, got '\(text)'") }
             return number
         }
-        func integers() -> [Int] {
+        /// A comma-separated list, each item parsed by `parse`; `what` names the items for the error.
+        func list<T>(_ what: String, _ parse: (Substring) -> T?) -> [T] {
             let text = value()
-            let numbers = text.split(separator: ",").compactMap { Int($0) }
-            guard !numbers.isEmpty, numbers.count == text.split(separator: ",").count else {
-                fail("\(args[i - 1]) takes integers separated by commas, got '\(text)'")
+            let items = text.split(separator: ",")
+            let parsed = items.compactMap(parse)
+            guard !items.isEmpty, parsed.count == items.count else {
+                fail("\(args[i - 1]) takes \(what) separated by commas, got '\(text)'")
             }
-            return numbers
+            return parsed
         }
+        func integers() -> [Int] { list("integers") { Int($0) } }
         while i < args.count {
             switch args[i] {
             case "--dir": dir = URL(fileURLWithPath: value())
@@ -75,12 +78,7 @@ struct Options {
             case "--k": k = integer()
             case "--threads": threads = integer()
             case "--batch": batch = integer()
-            case "--codes":
-                let text = value()
-                codes = text.split(separator: ",").compactMap { VectorCodes(rawValue: String($0)) }
-                guard !codes.isEmpty, codes.count == text.split(separator: ",").count else {
-                    fail("--codes takes fp32, fp16 or int8 separated by commas, got '\(text)'")
-                }
+            case "--codes": codes = list("fp32, fp16 or int8") { VectorCodes(rawValue: String($0)) }
             case "--rescore-k": rescoreK = integer()
             case "--partitions": partitions = integer()
             case "--nprobe": nprobes = integers()

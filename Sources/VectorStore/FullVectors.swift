@@ -11,23 +11,19 @@ import Foundation
 struct FullVectors {
     let db: Database
     let dimension: Int
-    /// Records per value: 1 before format 4.
+    /// Records per value, fixed at creation: 1 before format 4.
     let group: Int
 
     var vectorBytes: Int { dimension * 4 }
     var valueBytes: Int { group * vectorBytes }
 
-    init(_ txn: Transaction, _ dbs: Databases, dimension: Int) throws {
-        db = try dbs.required(dbs.full, "full")
-        self.dimension = dimension
-        if let bytes = try txn.metaBytes(dbs, Schema.MetaKey.fullGroup) {
-            guard bytes.count == 8, (1...UInt64(FullVectors.maxGroup)).contains(bytes.loadUInt64()) else {
-                throw CorruptMeta(reason: "the full-precision vectors' group size in its metadata is malformed")
-            }
-            group = Int(bytes.loadUInt64())
-        } else {
-            group = 1
+    /// The group size a store's metadata gives (1 when absent: formats 2 and 3).
+    static func group(_ txn: Transaction, _ dbs: Databases) throws -> Int {
+        guard let bytes = try txn.metaBytes(dbs, Schema.MetaKey.fullGroup) else { return 1 }
+        guard bytes.count == 8, (1...UInt64(maxGroup)).contains(bytes.loadUInt64()) else {
+            throw CorruptMeta(reason: "the full-precision vectors' group size in its metadata is malformed")
         }
+        return Int(bytes.loadUInt64())
     }
 
     static let maxGroup = 32
@@ -53,6 +49,14 @@ struct FullVectors {
         }
         let offset = Int(record % UInt32(group)) * vectorBytes
         return UnsafeRawBufferPointer(rebasing: value[offset..<offset + vectorBytes])
+    }
+
+    /// Record `record`'s vector, which must be stored (it is `slot`'s, for the error).
+    func required(_ txn: Transaction, record: UInt32, slot: UInt32) throws -> UnsafeRawBufferPointer {
+        guard let vector = try vector(txn, record: record) else {
+            throw CorruptMeta(reason: "no full-precision vector for slot \(slot) (record \(record))")
+        }
+        return vector
     }
 
     /// Every stored vector below `limit` in record order. With groups, records deleted (or never

@@ -73,42 +73,42 @@ final class Environment: @unchecked Sendable {
         return Info(mapSize: envInfo.me_mapsize, usedBytes: (envInfo.me_last_pgno + 1) * pageSize, pageSize: pageSize)
     }
 
-    /// The map's address and size when `readAtRandom` last advised it; nil before.
-    private var randomAdvice: (base: Int, size: Int)?
+    /// Whether this process reads the map at random (see `readAtRandom`), and whether the map now
+    /// in place carries that advice (a remap, when the map grows, drops it).
+    private var randomReads = false
+    private var adviceCurrent = false
     private let adviceLock = NSLock()
 
-    /// Whether the map is read without read-ahead (see `readAtRandom`).
-    var readsAtRandom: Bool { adviceLock.withLock { randomAdvice != nil } }
+    var readsAtRandom: Bool { adviceLock.withLock { randomReads } }
 
     /// Turns off the read-ahead around page faults for the whole map (`MADV_RANDOM`, what LMDB's
     /// `MDB_NORDAHEAD` does at open), for a process that searches a partitioned store: its faults
     /// land at random (B-tree leaves, passage records), and each would read the device's whole
     /// read-ahead window (8 MiB on the machine measured). What it scans it asks for itself
     /// (`prefetchMapped`). `leafValue` is any value of a read transaction that sits in a leaf page:
-    /// a page's first 8 bytes are its number, which gives the map's start. A remap (the map grew)
-    /// drops the advice, so each call compares the map with the one advised.
+    /// a page's first 8 bytes are its number, which gives the map's start.
     func readAtRandom(leafValue: UnsafeRawBufferPointer) {
+        adviceLock.lock()
+        defer { adviceLock.unlock() }
+        guard !adviceCurrent, let pointer = leafValue.baseAddress else { return }
         let info = info()
         let page = info.pageSize
-        guard let pointer = leafValue.baseAddress, page > 0 else { return }
         let leaf = Int(bitPattern: pointer) & ~(page - 1)
         let number = UnsafeRawPointer(bitPattern: leaf)!.load(as: UInt64.self)
         let base = leaf - Int(number) * page
         // The first page is a meta page: LMDB's magic right after the page header, or not the map.
-        guard number < UInt64(info.mapSize / page), base % page == 0,
-            UnsafeRawPointer(bitPattern: base)!.load(fromByteOffset: 16, as: UInt32.self) == 0xBEEF_C0DE
+        guard number < UInt64(info.mapSize / page),
+            UnsafeRawPointer(bitPattern: base)!.load(fromByteOffset: 16, as: UInt32.self) == 0xBEEF_C0DE,
+            madvise(UnsafeMutableRawPointer(bitPattern: base), info.mapSize, MADV_RANDOM) == 0
         else { return }
-        adviceLock.withLock {
-            guard randomAdvice?.base != base || randomAdvice?.size != info.mapSize else { return }
-            if madvise(UnsafeMutableRawPointer(bitPattern: base), info.mapSize, MADV_RANDOM) == 0 {
-                randomAdvice = (base, info.mapSize)
-            }
-        }
+        randomReads = true
+        adviceCurrent = true
     }
 
     /// Caller guarantees no transaction of this process is active (see `MapLock`).
     func setMapSize(_ size: Int) throws(LMDBError) {
         try check(mdb_env_set_mapsize(handle, size), "env_set_mapsize(\(size))")
+        adviceLock.withLock { adviceCurrent = false }
     }
 }
 

@@ -187,7 +187,7 @@ extension VectorStore {
             return (partitionOf, batches)
         }
         // The full-precision vectors in record order, then each live slot's from its record.
-        let full = try FullVectors(old, dbs, dimension: dim)
+        let full = try fullVectors()
         var recordCount = slotCount
         if records.rows != nil {
             guard let next = try old.metaBytes(dbs, Schema.MetaKey.nextRecord), next.count == 8 else {
@@ -197,7 +197,7 @@ extension VectorStore {
         }
         var partitionOfRecord = [UInt16](repeating: 0, count: recordCount)
         try full.forEach(old, below: recordCount) { record, values in
-            batch += (0..<dim).map { values.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+            batch += floats(values, count: dim)
             keys.append(record)
             if keys.count == batchRows { flush { partitionOfRecord[$0] = $1 } }
         }

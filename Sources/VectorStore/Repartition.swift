@@ -51,17 +51,19 @@ extension VectorStore {
             for i in 0..<size { chosen.swapAt(i, i + Int(rng.next() % UInt64(slots.count - i))) }
             var out = [Float]()
             out.reserveCapacity(size * dim)
-            let full = codes == .fp32 ? nil : try FullVectors(txn, dbs, dimension: dim)
+            guard codes != .fp32 else {
+                for slot in chosen.prefix(size) { out += unitLength(try fullVector(txn, slot: slot, records: records)) }
+                return out
+            }
+            // Random reads, from a store that may not fit in memory: each part's vectors asked for
+            // first (see `prefetchMapped`), then read.
+            let full = try fullVectors()
             for start in stride(from: 0, to: size, by: 4096) {
-                let part = chosen[start..<min(start + 4096, size)]
-                if let full {
-                    // Random reads, from a store that may not fit in memory: each part's vectors
-                    // asked for first (see `prefetchMapped`).
-                    for slot in part {
-                        try full.vector(txn, record: try records.record(txn, slot: slot)).map(prefetchMapped)
-                    }
+                let vectors = try chosen[start..<min(start + 4096, size)].map { slot in
+                    try full.required(txn, record: try records.record(txn, slot: slot), slot: slot)
                 }
-                for slot in part { out += unitLength(try fullVector(txn, slot: slot, records: records)) }
+                vectors.forEach(prefetchMapped)
+                for vector in vectors { out += unitLength(floats(vector, count: dim)) }
             }
             return out
         }
@@ -139,17 +141,19 @@ extension VectorStore {
     func fullVector(_ txn: Transaction, slot: UInt32, records: Records) throws -> [Float] {
         let dim = model.dimension
         if codes != .fp32 {
-            let record = try records.record(txn, slot: slot)
-            guard let values = try FullVectors(txn, dbs, dimension: dim).vector(txn, record: record) else {
-                throw CorruptMeta(reason: "no full-precision vector for slot \(slot) (record \(record))")
-            }
-            return (0..<dim).map { values.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+            let vector = try fullVectors().required(txn, record: try records.record(txn, slot: slot), slot: slot)
+            return floats(vector, count: dim)
         }
         let block = slot / UInt32(blockSize)
         guard let values = try withKey(block, { try txn.get(dbs.blocks, key: $0) }), values.count == layout.blockBytes
         else { throw CorruptMeta(reason: "no vector for slot \(slot)") }
         return layout.read(row: Int(slot % UInt32(blockSize)), from: values)
     }
+}
+
+/// `count` floats as they lie in the map, maybe unaligned.
+func floats(_ bytes: UnsafeRawBufferPointer, count: Int) -> [Float] {
+    (0..<count).map { bytes.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
 }
 
 /// `v` scaled to unit length (zero stays zero): k-means on directions, as the scan ranks by angle

@@ -15,6 +15,8 @@ public final class VectorStore: Sendable {
     let blockSize: Int
     /// How the scanned blocks hold vectors; fixed at creation.
     public let codes: VectorCodes
+    /// Full-precision vectors per `full` value (see FullVectors); fixed at creation.
+    let fullGroup: Int
     let layout: BlockLayout
     /// Opened with `open(existingAt:readOnly: true)`, or sharing a read-only environment.
     public let readOnly: Bool
@@ -29,6 +31,7 @@ public final class VectorStore: Sendable {
         self.model = header.model
         self.blockSize = header.blockSize
         self.codes = header.codes
+        self.fullGroup = header.fullGroup
         self.layout = BlockLayout(codes: header.codes, dimension: header.model.dimension, blockSize: header.blockSize)
         self.path = path
     }
@@ -38,6 +41,12 @@ public final class VectorStore: Sendable {
         var model: StoreModel
         var blockSize: Int
         var codes: VectorCodes
+        var fullGroup: Int
+    }
+
+    /// The full-precision vectors kept for rescoring (stores with codes only).
+    func fullVectors() throws -> FullVectors {
+        FullVectors(db: try dbs.required(dbs.full, "full"), dimension: model.dimension, group: fullGroup)
     }
 
     /// Opens or creates; refuses (StoreError.modelMismatch) a store built with another model.
@@ -207,7 +216,8 @@ public final class VectorStore: Sendable {
             }
             codes = stored
         }
-        return Header(model: model, blockSize: Int(block.loadUInt64()), codes: codes)
+        let fullGroup = try mapCorrupt(path) { try FullVectors.group(txn, dbs) }
+        return Header(model: model, blockSize: Int(block.loadUInt64()), codes: codes, fullGroup: fullGroup)
     }
 
     /// Turns internal corruption reports into errors naming this store.

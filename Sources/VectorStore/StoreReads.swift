@@ -124,12 +124,10 @@ extension VectorStore {
         _ candidates: [(score: Float, slot: UInt32)], query: [Float], k: Int, txn: Transaction, records: Records
     ) throws -> TopK {
         let dim = model.dimension
-        let full = try FullVectors(txn, dbs, dimension: dim)
+        let full = try fullVectors()
         let vectors = try candidates.map { candidate in
-            let record = try records.record(txn, slot: candidate.slot)
-            guard let vector = try full.vector(txn, record: record) else {
-                throw CorruptMeta(reason: "no full-precision vector for slot \(candidate.slot)")
-            }
+            let vector = try full.required(
+                txn, record: try records.record(txn, slot: candidate.slot), slot: candidate.slot)
             prefetchMapped(vector)
             return vector
         }

@@ -23,11 +23,7 @@ extension VectorStore {
             vectors.append(try prepared(item.vector, id: item.passage.id))
             textBytes += item.passage.id.utf8.count + item.passage.text.utf8.count + 64
         }
-        var fullBytes = 0
-        if codes != .fp32 {
-            let full = try read { try FullVectors($0, dbs, dimension: model.dimension) }
-            fullBytes = full.estimatedBytes(vectors: items.count)
-        }
+        let fullBytes = codes == .fp32 ? 0 : try fullVectors().estimatedBytes(vectors: items.count)
         let touchedBlocks = min(items.count, (items.count + blockSize - 1) / blockSize + 2)
         try write(
             operation: "upsert", estimatedBytes: textBytes + fullBytes + touchedBlocks * layout.blockBytes
@@ -36,7 +32,7 @@ extension VectorStore {
             var edit = BlockEdit(store: self, txn: txn, records: records.records)
             var slots = try SlotAllocator(store: self, txn: txn)
             let targets = try slots.partitions(for: vectors)
-            var full = codes == .fp32 ? nil : FullVectorEdit(try FullVectors(txn, dbs, dimension: model.dimension), txn)
+            var full = codes == .fp32 ? nil : FullVectorEdit(try fullVectors(), txn)
             for (index, (item, vector)) in zip(items, vectors).enumerated() {
                 let slot: UInt32
                 let record: UInt32
@@ -97,7 +93,7 @@ extension VectorStore {
             let records = try RecordAllocator(txn, dbs, blockSize: blockSize)
             var edit = BlockEdit(store: self, txn: txn, records: records.records)
             var allocator = try SlotAllocator(store: self, txn: txn)
-            var full = codes == .fp32 ? nil : FullVectorEdit(try FullVectors(txn, dbs, dimension: model.dimension), txn)
+            var full = codes == .fp32 ? nil : FullVectorEdit(try fullVectors(), txn)
             for (id, slot) in zip(unique, slots) {
                 try withKey(id) { _ = try txn.delete(dbs.ids, key: $0) }
                 let record = try edit.record(of: slot)

@@ -29,8 +29,7 @@ import Testing
         var reference = Dictionary(uniqueKeysWithValues: items.map { ($0.passage.id, $0.vector) })
         let dirs = (try TempDir(), try TempDir())
         let grouped = try smallStore(dirs.0, dimension: dimension, blockSize: 64)
-        let ungrouped = try smallStore(dirs.1, dimension: dimension, blockSize: 64)
-        try makeUngrouped(ungrouped)
+        let ungrouped = try makeUngrouped(try smallStore(dirs.1, dimension: dimension, blockSize: 64))
         // Three batches, so values are completed by later transactions.
         for store in [grouped, ungrouped] {
             for part in stride(from: 0, to: items.count, by: 250) {

@@ -74,8 +74,8 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
         let dir = try TempDir()
         var rng = SeededRandom(seed: 21)
         let dimension = 16
-        let store = try smallStore(dir, dimension: dimension, blockSize: 32, codes: codes)
-        if !grouped { try makeUngrouped(store) }
+        let created = try smallStore(dir, dimension: dimension, blockSize: 32, codes: codes)
+        let store = grouped ? created : try makeUngrouped(created)
         let format = codes == .fp32 ? (before: 1, after: 3) : grouped ? (before: 4, after: 4) : (before: 2, after: 3)
         var expected = Expected()
         for b in 0..<3 {
@@ -124,10 +124,9 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
         let dir = try TempDir()
         var rng = SeededRandom(seed: 22)
         let dimension = 16
-        let store = try smallStore(dir, dimension: dimension)
         // What an older build left: a format 2 store with centroids, whose passages and full
         // vectors are keyed by slot, one full vector per value.
-        try makeUngrouped(store)
+        let store = try makeUngrouped(try smallStore(dir, dimension: dimension))
         let points = (0..<60).flatMap { _ in unitLength(integerVector(dimension, &rng)) }
         let centroids = SphericalKMeans.train(points: points, dimension: dimension, k: 6, iterations: 5, seed: 1)
         try store.write(operation: "test", estimatedBytes: 0) { txn in
@@ -185,7 +184,7 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
                     let record = try records.record(txn, slot: slot)
                     let text = try #require(try withKey(record) { try txn.get(store.dbs.passages, key: $0) })
                     let full = try #require(
-                        try FullVectors(txn, store.dbs, dimension: dimension).vector(txn, record: record))
+                        try store.fullVectors().vector(txn, record: record))
                     let block = try #require(
                         try withKey(slot / UInt32(store.blockSize)) { try txn.get(store.dbs.blocks, key: $0) })
                     pointers.passages.append(text.baseAddress!)

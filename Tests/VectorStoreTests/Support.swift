@@ -139,11 +139,12 @@ enum BatchModel {
     }
 }
 
-/// Turns a new, still empty store with codes into what builds before format 4 made: format 2, one
-/// full-precision vector per value.
-func makeUngrouped(_ store: VectorStore) throws {
+/// Turns a new, still empty store with codes into what builds before format 4 made (format 2, one
+/// full-precision vector per value), and opens it again, as the group is read at open.
+func makeUngrouped(_ store: VectorStore) throws -> VectorStore {
     try store.write(operation: "test", estimatedBytes: 0) { txn in
         try txn.putMeta(store.dbs, Schema.MetaKey.format, integer: 2)
         _ = try withKey(Schema.MetaKey.fullGroup) { try txn.delete(store.dbs.meta, key: $0) }
     }
+    return try VectorStore.open(existingAt: URL(fileURLWithPath: store.path))
 }
