@@ -5,11 +5,11 @@ import Foundation
 
 /// `nn.Linear`: `bias [out]` and the weights `[out, in]` in the form its precision runs:
 /// - fp32: the checkpoint's tensor used in place by OpenBLAS (transposed by the GEMM, never
-///   copied), and for a model that encodes queries once more in the skinny kernel's layout;
+///   copied), and for a model that encodes queries packed for our kernels instead (`PackedFloats`);
 /// - fp16 / int8: only the reduced copy, packed for its kernels (`HalfWeights`, `Int8Weights`).
 struct Linear: Sendable {
     enum Weights: Sendable {
-        case fp32(FloatTensor, packed: SkinnyWeights?)
+        case fp32(FloatTensor, packed: PackedFloats?)
         case fp16(HalfWeights)
         case int8(Int8Weights)
     }
@@ -22,7 +22,7 @@ struct Linear: Sendable {
     enum Activation { case none, gelu }
 
     /// fp32. With an `arena` (a model that encodes queries) and an AVX2 CPU, the weights are also
-    /// packed for the skinny kernel.
+    /// packed for our kernels.
     init(weight: FloatTensor, bias: FloatTensor, packInto arena: PackingArena? = nil) {
         self.init(weight: weight, bias: bias, precision: .fp32, arena: arena)
     }
@@ -35,7 +35,7 @@ struct Linear: Sendable {
         switch precision {
         case .fp32:
             weights = .fp32(
-                weight, packed: arena.flatMap { SkinnyWeights.cpuCanRun ? SkinnyWeights(weight, in: $0) : nil })
+                weight, packed: arena.flatMap { PackedFloats.cpuCanRun ? PackedFloats(weight, in: $0) : nil })
         case .fp16:
             weights = .fp16(HalfWeights(weight, in: arena ?? PackingArena()))
         case .int8:
@@ -54,7 +54,7 @@ struct Linear: Sendable {
     /// `y[rows, out] = activation(x[rows, in] · weightᵀ + bias)` on the compute pool, one tile of
     /// `y` per task (`GemmTiles`). Each tile is seeded with the bias and the GEMM adds onto it
     /// (beta = 1): OpenBLAS would otherwise spend a pass zeroing `y` and we another adding the bias.
-    /// int8 tiles write `y` whole, bias and rescale included.
+    /// int8 and panel tiles write `y` whole, bias (and int8's rescale) included.
     func callAsFunction(
         _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, activation: Activation = .none
     ) {
@@ -83,21 +83,34 @@ struct Linear: Sendable {
                 half.multiply(x + r.lowerBound * k, rows: r.count, columns: c, into: out, ldy: n)
                 if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
             }
-        case .fp32(let weight, let packed):
-            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: packed != nil)
+        case .fp32(_, let packed?) where rows > GemmTiles.skinnyRows:
+            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true, panel: 16)
+            pool.run(tiles.count) { task, _ in
+                let (r, c) = tiles[task]
+                let out = y + r.lowerBound * n + c.lowerBound
+                cascade_sgemm_nt_panels(
+                    Int32(r.count), Int32(c.count), Int32(k), x + r.lowerBound * k, Int32(k),
+                    packed.panels.columns(from: c.lowerBound), bias.pointer + c.lowerBound, out, Int32(n))
+                if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
+            }
+        case .fp32(_, let packed?):
+            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true)
             pool.run(tiles.count) { task, _ in
                 let (r, c) = tiles[task]
                 let out = seedBias(y, rows: r, columns: c)
-                let a = x + r.lowerBound * k
-                if tiles.skinny, let packed {
-                    cascade_sgemm_nt_skinny(
-                        Int32(r.count), Int32(c.count), Int32(k), a, Int32(k), packed.columns(from: c.lowerBound), out,
-                        Int32(n))
-                } else {
-                    cblas_sgemm(
-                        CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(c.count), Int32(k), 1, a,
-                        Int32(k), weight.pointer + c.lowerBound * k, Int32(k), 1, out, Int32(n))
-                }
+                cascade_sgemm_nt_skinny(
+                    Int32(r.count), Int32(c.count), Int32(k), x + r.lowerBound * k, Int32(k),
+                    packed.skinny.columns(from: c.lowerBound), out, Int32(n))
+                if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
+            }
+        case .fp32(let weight, nil):
+            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: false)
+            pool.run(tiles.count) { task, _ in
+                let (r, c) = tiles[task]
+                let out = seedBias(y, rows: r, columns: c)
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r.count), Int32(c.count), Int32(k), 1,
+                    x + r.lowerBound * k, Int32(k), weight.pointer + c.lowerBound * k, Int32(k), 1, out, Int32(n))
                 if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
             }
         }
@@ -118,10 +131,11 @@ struct Linear: Sendable {
 /// How one GEMM `[rows, columns]` is cut into tasks, and by which kernel.
 /// - Up to `skinnyRows` rows (a query) when the weights are packed for it: our AVX2 kernel on
 ///   column slices of whole panels of 3, about four per thread; dynamic claiming balances them.
-/// - Many rows (a batch): OpenBLAS on blocks of about 256 rows with every column, so each call is
-///   big enough to run at full speed and the weights are packed once per 256 rows.
-/// - In between: OpenBLAS on one column slice per thread, so each thread packs only its share of
-///   the weights, which is what such a GEMM's time goes to.
+/// - Many rows (a batch): blocks of about 256 rows with every column, so each call is big enough
+///   to run at full speed (and OpenBLAS packs the weights once per 256 rows).
+/// - In between: one column slice per thread, so each thread reads (OpenBLAS: packs) only its share
+///   of the weights, which is what such a GEMM's time goes to.
+/// Packed weights (`panel` columns together) are only cut at a panel's start.
 struct GemmTiles {
     /// Rows at or below which the skinny kernel beats OpenBLAS (measured with encoder-bench).
     static let skinnyRows = 48
@@ -233,11 +247,16 @@ func addLayerNorm(
     }
 }
 
+/// Sequences up to this many tokens attend without BLAS.
+let shortSequence = 64
+
 /// Scaled dot-product attention for every (sequence, head) on packed tokens: `qkv` holds rows
 /// `[q | k | v]` of `3 * hidden` floats, sequences are contiguous runs of rows, so no padding is
 /// computed and no mask is needed. Writes `context [tokens, hidden]`, or with `clsOnly` just the
 /// `[CLS]` query's row of each sequence as `context [sequences, hidden]`. One task per (sequence,
 /// head) on the compute pool; `scores` holds `maxLen²` floats for each of `slots` pool slots.
+/// Sequences up to `shortSequence` tokens (queries) run `cascade_attention_head`, longer ones two
+/// OpenBLAS GEMMs.
 func selfAttention(
     qkv: UnsafePointer<Float>, heads: Int, headSize: Int, sequences: PackedTokens, clsOnly: Bool,
     scores: UnsafeMutablePointer<Float>, slots: Int, context: UnsafeMutablePointer<Float>
@@ -256,12 +275,18 @@ func selfAttention(
         let k = q + hidden
         let v = q + 2 * hidden
         let p = scores + slot * scoresPerSlot
+        let out = context + outputRow * hidden + h * headSize
+        if n <= shortSequence {
+            cascade_attention_head(
+                Int32(queries), Int32(n), Int32(headSize), scale, q, k, v, stride, p, out, Int32(hidden))
+            return
+        }
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasTrans, Int32(queries), Int32(n), Int32(headSize), scale, q, stride, k,
             stride, 0, p, Int32(n))
         cascade_softmax_rows(p, Int32(queries), Int32(n))
         cblas_sgemm(
             CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(queries), Int32(headSize), Int32(n), 1, p, Int32(n), v,
-            stride, 0, context + outputRow * hidden + h * headSize, Int32(hidden))
+            stride, 0, out, Int32(hidden))
     }
 }

@@ -50,7 +50,7 @@ final class ModelLoader {
     }
 
     /// The kernel path the base model's linear layers run, e.g. "int8/avx2".
-    var kernelPath: String { precision.kernelPath(packed: packForQueries && SkinnyWeights.cpuCanRun) }
+    var kernelPath: String { precision.kernelPath(packed: packForQueries && PackedFloats.cpuCanRun) }
 
     /// `precision` nil: the loader's; heads pass `.fp32`.
     func linear(

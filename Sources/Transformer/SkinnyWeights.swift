@@ -1,12 +1,26 @@
 import CKernels
 import Foundation
 
-/// A weight matrix copied into the layout `cascade_sgemm_nt_skinny` reads (panels of 3 rows
-/// interleaved 8 floats at a time, see skinny.c), so that a query streams it linearly. It doubles
-/// the memory of the weights (42.5 MB more for all-MiniLM-L6-v2), so only the query encoder has it.
-final class SkinnyWeights: @unchecked Sendable {
-    /// Whether this CPU has the AVX2, FMA and F16C the kernel needs; without them nothing is packed.
+/// An fp32 weight matrix packed once at load for our two kernels, which then run all of its GEMMs:
+/// a few rows (one query) stream the skinny layout, more rows (the queries of many callers batched
+/// together) the panels. The two copies triple the memory of the weights (85 MB more for
+/// all-MiniLM-L6-v2), so only the query encoder has them.
+struct PackedFloats: Sendable {
+    /// Whether this CPU has the AVX2, FMA and F16C the kernels need; without them nothing is packed.
     static let cpuCanRun = cascade_isa_supported() >= CASCADE_ISA_AVX2
+
+    let skinny: SkinnyWeights
+    let panels: PanelWeights
+
+    init(_ weight: FloatTensor, in arena: PackingArena) {
+        skinny = SkinnyWeights(weight, in: arena)
+        panels = PanelWeights(weight, in: arena)
+    }
+}
+
+/// A weight matrix copied into the layout `cascade_sgemm_nt_skinny` reads (panels of 3 rows
+/// interleaved 8 floats at a time, see skinny.c), so that a query streams it linearly.
+final class SkinnyWeights: @unchecked Sendable {
 
     /// Owns the memory `storage` points into.
     private let arena: PackingArena
@@ -70,4 +84,26 @@ final class PackingArena: @unchecked Sendable {
 
     /// Bytes handed out so far (the packed weights' memory, for reports).
     var bytesUsed: Int { chunks.dropLast().reduce(0) { $0 + $1.count } + used }
+}
+
+/// A weight matrix copied into the layout `cascade_sgemm_nt_panels` reads (panels of 16 columns,
+/// each depth step's weights together, see panels.c).
+final class PanelWeights: @unchecked Sendable {
+    private let arena: PackingArena
+    private let storage: UnsafeMutablePointer<Float>
+    private let depth: Int
+
+    init(_ weight: FloatTensor, in arena: PackingArena) {
+        let (n, k) = (Int32(weight.shape[0]), Int32(weight.shape[1]))
+        self.arena = arena
+        depth = Int(k)
+        storage = arena.allocate(floats: cascade_panels_packed_count(n, k))
+        cascade_panels_pack(n, k, weight.pointer, k, storage)
+    }
+
+    /// The packed weights from column `column` on, a multiple of 16.
+    func columns(from column: Int) -> UnsafePointer<Float> {
+        precondition(column % 16 == 0, "panel slices start on a panel")
+        return UnsafePointer(storage + column * depth)
+    }
 }

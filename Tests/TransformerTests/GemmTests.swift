@@ -95,6 +95,75 @@ import Testing
         }
     }
 
+    /// `w` packed in panels of 16 columns, in a buffer aligned as the kernel needs.
+    static func panels(_ w: [Float], columns: Int, depth: Int, ldw: Int) -> UnsafeMutableBufferPointer<Float> {
+        let count = cascade_panels_packed_count(Int32(columns), Int32(depth))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * 4, alignment: 64)
+            .bindMemory(to: Float.self)
+        cascade_panels_pack(Int32(columns), Int32(depth), w, Int32(ldw), buffer.baseAddress!)
+        return buffer
+    }
+
+    /// Every row-tile height (1-6 and a remainder), full and partial panels, depths around the
+    /// vector width, with a bias and without.
+    @Test func panelKernelMatchesOpenBLAS() throws {
+        try #require(cascade_avx2_available() == 1, "this CPU has no AVX2/FMA; the kernel is never used here")
+        for rows in [1, 2, 3, 4, 5, 6, 7, 13, 100] {
+            for columns in [1, 5, 15, 16, 17, 40, 48] {
+                for depth in [1, 7, 8, 9, 31, 384] {
+                    let x = Self.values(rows * depth, seed: UInt64(rows * 1000 + depth))
+                    let w = Self.values(columns * depth, seed: UInt64(columns * 7 + depth))
+                    let bias = Self.values(columns, seed: 17)
+                    let packed = Self.panels(w, columns: columns, depth: depth, ldw: depth)
+                    defer { UnsafeMutableRawBufferPointer(packed).deallocate() }
+                    for withBias in [true, false] {
+                        var got = [Float](repeating: .nan, count: rows * columns)
+                        cascade_sgemm_nt_panels(
+                            Int32(rows), Int32(columns), Int32(depth), x, Int32(depth), packed.baseAddress!,
+                            withBias ? bias : nil, &got, Int32(columns))
+                        let start = (0..<rows).flatMap { _ in withBias ? bias : [Float](repeating: 0, count: columns) }
+                        let expected = Self.reference(x, w, start, rows: rows, columns: columns, depth: depth)
+                        let tolerance = Float(1e-4) * max(1, Float(depth).squareRoot() / 8)
+                        #expect(
+                            Self.maxDifference(got, expected) < tolerance,
+                            "rows \(rows) columns \(columns) depth \(depth) bias \(withBias)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A column slice from the second panel on, strided `x`, written into a wider output whose
+    /// other cells must stay untouched.
+    @Test func panelKernelOnSlices() throws {
+        try #require(cascade_avx2_available() == 1)
+        let (rows, columns, depth, ld) = (8, 50, 41, 64)
+        let (first, count) = (16, 21)
+        let x = Self.values((rows - 1) * ld + depth, seed: 1)
+        let w = Self.values(columns * ld, seed: 2)
+        let bias = Self.values(columns, seed: 3)
+        let packed = Self.panels(w, columns: columns, depth: depth, ldw: ld)
+        defer { UnsafeMutableRawBufferPointer(packed).deallocate() }
+        var y = [Float](repeating: 0.5, count: rows * 32)
+        bias.withUnsafeBufferPointer { bias in
+            y.withUnsafeMutableBufferPointer { y in
+                cascade_sgemm_nt_panels(
+                    Int32(rows), Int32(count), Int32(depth), x, Int32(ld), packed.baseAddress! + first * depth,
+                    bias.baseAddress! + first, y.baseAddress! + 3, 32)
+            }
+        }
+        for i in 0..<rows {
+            for j in 0..<32 {
+                var expected: Float = 0.5
+                if (3..<(3 + count)).contains(j) {
+                    expected = bias[first + j - 3]
+                    for p in 0..<depth { expected += x[i * ld + p] * w[(first + j - 3) * ld + p] }
+                }
+                #expect(abs(y[i * 32 + j] - expected) < 1e-4, "y[\(i)][\(j)]")
+            }
+        }
+    }
+
     /// Pieces of the packing arena are aligned as the kernel's loads need and never overlap,
     /// across chunks and for a piece bigger than a chunk.
     @Test func packingArenaHandsOutDisjointAlignedPieces() {

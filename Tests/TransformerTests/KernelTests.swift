@@ -64,3 +64,47 @@ import Testing
         }
     }
 }
+
+/// The short-sequence attention kernel against attention written out in double precision.
+@Suite struct AttentionKernelTests {
+    @Test(arguments: ["dispatching", "portable"])
+    func attentionHeadMatchesReference(name: String) {
+        let head = name == "portable" ? cascade_attention_head_portable : cascade_attention_head
+        // A row holds q, k and v of every head, as the fused projection writes them.
+        let (headSize, heads) = (32, 3)
+        let stride = 3 * headSize * heads
+        for n in [1, 2, 7, 12, 64] {
+            for queries in Set([1, n]) {
+                let qkv = (0..<n * stride).map { Float(($0 * 7919) % 1000) * 0.004 - 2 }
+                let h = 1
+                let (q, k, v) = (h * headSize, heads * headSize + h * headSize, 2 * heads * headSize + h * headSize)
+                let scale = 1 / Float(headSize).squareRoot()
+                var scores = [Float](repeating: 0, count: queries * n)
+                // Output rows 40 floats apart; cells past each row's head stay put.
+                var out = [Float](repeating: 9, count: queries * 40)
+                qkv.withUnsafeBufferPointer { qkv in
+                    let base = qkv.baseAddress!
+                    head(
+                        Int32(queries), Int32(n), Int32(headSize), scale, base + q, base + k, base + v,
+                        Int32(stride), &scores, &out, 40)
+                }
+                for i in 0..<queries {
+                    let logits = (0..<n).map { j in
+                        (0..<headSize).reduce(0.0) {
+                            $0 + Double(qkv[i * stride + q + $1]) * Double(qkv[j * stride + k + $1])
+                        } * Double(scale)
+                    }
+                    let top = logits.max()!
+                    let weights = logits.map { exp($0 - top) }
+                    let total = weights.reduce(0, +)
+                    for p in 0..<40 {
+                        let expected =
+                            p < headSize
+                            ? (0..<n).reduce(0.0) { $0 + weights[$1] / total * Double(qkv[$1 * stride + v + p]) } : 9
+                        #expect(abs(Double(out[i * 40 + p]) - expected) < 1e-5, "\(name) n \(n) [\(i)][\(p)]")
+                    }
+                }
+            }
+        }
+    }
+}

@@ -25,6 +25,31 @@ void cascade_skinny_pack(int columns, int depth, const float *w, int ldw, float 
 void cascade_sgemm_nt_skinny(int rows, int columns, int depth, const float *x, int ldx, const float *packed, float *y,
                              int ldy);
 
+/// How many floats `cascade_panels_pack` writes for a `[columns, depth]` weight matrix.
+long cascade_panels_packed_count(int columns, int depth);
+
+/// Copies `w` (`[out, in]`, rows `ldw` floats apart) into the layout `cascade_sgemm_nt_panels`
+/// reads: panels of 16 columns, each depth step's 16 weights together, missing columns zero.
+/// `packed` must be 32-byte aligned and hold `cascade_panels_packed_count` floats.
+void cascade_panels_pack(int columns, int depth, const float *w, int ldw, float *packed);
+
+/// y[i][j] = bias[j] + sum over p < depth of x[i][p] * w[j][p] (`bias` may be NULL: 0), for
+/// i < rows, j < columns, `w` packed by `cascade_panels_pack`. A column slice starting at column
+/// `c` (a multiple of 16) passes `packed + c * depth` and `bias + c`. Needs AVX2 and FMA
+/// (`cascade_avx2_available()`).
+void cascade_sgemm_nt_panels(int rows, int columns, int depth, const float *x, int ldx, const float *packed,
+                             const float *bias, float *y, int ldy);
+
+/// Attention of `queries` query rows over `n` key and value rows of one head (`head_size` floats
+/// each; `q`, `k` and `v` rows `stride` floats apart): `out[i] = softmax(scale * q[i] · kᵀ) · v`,
+/// rows `ldo` apart; `scores` holds `queries * n` floats of scratch. For short sequences, where a
+/// BLAS call costs more than its arithmetic. AVX2 when the CPU has it and `head_size` is a
+/// multiple of 8; `_portable` is the plain C path, public so that tests cover it everywhere.
+void cascade_attention_head(int queries, int n, int head_size, float scale, const float *q, const float *k,
+                            const float *v, int stride, float *scores, float *out, int ldo);
+void cascade_attention_head_portable(int queries, int n, int head_size, float scale, const float *q, const float *k,
+                                     const float *v, int stride, float *scores, float *out, int ldo);
+
 /// y = gelu(y), the exact (erf) GELU of `nn.functional.gelu`, on `rows` x `columns` floats whose
 /// rows are `stride` floats apart.
 void cascade_gelu(float *y, int rows, int columns, int stride);
