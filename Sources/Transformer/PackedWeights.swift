@@ -21,7 +21,6 @@ struct PackedFloats: Sendable {
 /// A weight matrix copied into the layout `cascade_sgemm_nt_skinny` reads (panels of 3 rows
 /// interleaved 8 floats at a time, see skinny.c), so that a query streams it linearly.
 final class SkinnyWeights: @unchecked Sendable {
-
     /// Owns the memory `storage` points into.
     private let arena: PackingArena
     private let storage: UnsafeMutablePointer<Float>
