@@ -12,11 +12,13 @@
 // at depth 384) stays in L1 while every row tile of the call passes over it; the first row tile
 // prefetches the next panel, so a call with few rows (where only the weight stream counts) still
 // overlaps it with the FMAs.
+// The same tile runs attention (attention.c) on keys packed per head and values read in place.
 //
 // Measured single-threaded on a Zen 3 against OpenBLAS 0.3.21 with its per-call packing (weights
 // cycled through 42 MB of copies, so they stream from memory as in a model): 0.5-0.7x its time at
 // 12-16 rows, 0.7-0.9x at 48, 0.85-1.0x at 100; about the skinny kernel's time at 12-16 rows.
 #include "ckernels.h"
+#include "panels.h"
 
 #include <immintrin.h>
 
@@ -31,11 +33,13 @@ void cascade_panels_pack(int columns, int depth, const float *w, int ldw, float 
             }
 }
 
-// One tile of MR rows x the `ny` (<= 16) columns of one panel. MR and PREFETCH are constants at
-// every call site, so the row loop unrolls and the accumulators stay in registers.
+// One tile of MR rows x the `ny` (<= 16) columns of one panel, whose depth step `p` starts at
+// `w + p * step`. MR, PREFETCH and PARTIAL (ny < 16: weights read under a mask, never past the
+// panel's last column) are constants at every call site, so the row loop unrolls and the
+// accumulators stay in registers. With PREFETCH, one cache line of `ahead` per depth step.
 __attribute__((target("avx2,fma"), always_inline)) static inline void
-tile(int MR, int PREFETCH, int depth, const float *x, int ldx, const float *w, const float *bias, float *y, int ldy,
-     int ny) {
+tile(int MR, int PREFETCH, int PARTIAL, int depth, const float *x, int ldx, const float *w, long step,
+     const char *ahead, const float *bias, float *y, int ldy, int ny) {
     __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256i low = _mm256_cmpgt_epi32(_mm256_set1_epi32(ny), lanes);
     __m256i high = _mm256_cmpgt_epi32(_mm256_set1_epi32(ny - 8), lanes);
@@ -43,12 +47,11 @@ tile(int MR, int PREFETCH, int depth, const float *x, int ldx, const float *w, c
     __m256 b1 = bias ? _mm256_maskload_ps(bias + 8, high) : _mm256_setzero_ps();
     __m256 acc[6][2];
     for (int i = 0; i < MR; i++) acc[i][0] = b0, acc[i][1] = b1;
-    // 64 depth steps ahead in the next panel: one cache line per step, so the first tile has
-    // fetched all of it by the time the next panel starts.
-    const char *ahead = (const char *)(w + 16L * (depth + 64));
     for (int p = 0; p < depth; p++) {
         if (PREFETCH) _mm_prefetch(ahead + 64L * p, _MM_HINT_T0);
-        __m256 w0 = _mm256_load_ps(w + 16L * p), w1 = _mm256_load_ps(w + 16L * p + 8);
+        const float *wp = w + p * step;
+        __m256 w0 = PARTIAL ? _mm256_maskload_ps(wp, low) : _mm256_loadu_ps(wp);
+        __m256 w1 = PARTIAL ? _mm256_maskload_ps(wp + 8, high) : _mm256_loadu_ps(wp + 8);
         for (int i = 0; i < MR; i++) {
             __m256 xv = _mm256_broadcast_ss(x + (long)i * ldx + p);
             acc[i][0] = _mm256_fmadd_ps(xv, w0, acc[i][0]);
@@ -56,24 +59,27 @@ tile(int MR, int PREFETCH, int depth, const float *x, int ldx, const float *w, c
         }
     }
     for (int i = 0; i < MR; i++) {
-        if (ny == 16) {
-            _mm256_storeu_ps(y + (long)i * ldy, acc[i][0]);
-            _mm256_storeu_ps(y + (long)i * ldy + 8, acc[i][1]);
-        } else {
+        if (PARTIAL) {
             _mm256_maskstore_ps(y + (long)i * ldy, low, acc[i][0]);
             _mm256_maskstore_ps(y + (long)i * ldy + 8, high, acc[i][1]);
+        } else {
+            _mm256_storeu_ps(y + (long)i * ldy, acc[i][0]);
+            _mm256_storeu_ps(y + (long)i * ldy + 8, acc[i][1]);
         }
     }
 }
 
 __attribute__((target("avx2,fma"))) static void tile_rows(int mr, int prefetch, int depth, const float *x, int ldx,
-                                                        const float *w, const float *bias, float *y, int ldy,
-                                                        int ny) {
+                                                        const float *w, long step, const char *ahead,
+                                                        const float *bias, float *y, int ldy, int ny) {
+#define TILE(MR, PREFETCH, PARTIAL) tile(MR, PREFETCH, PARTIAL, depth, x, ldx, w, step, ahead, bias, y, ldy, ny)
 #define ROWS(MR)                                                                                                       \
-    if (prefetch)                                                                                                      \
-        tile(MR, 1, depth, x, ldx, w, bias, y, ldy, ny);                                                               \
+    if (ny < 16)                                                                                                       \
+        TILE(MR, 0, 1);                                                                                                \
+    else if (prefetch)                                                                                                 \
+        TILE(MR, 1, 0);                                                                                                \
     else                                                                                                               \
-        tile(MR, 0, depth, x, ldx, w, bias, y, ldy, ny);
+        TILE(MR, 0, 0);
     switch (mr) {
     case 1: ROWS(1) break;
     case 2: ROWS(2) break;
@@ -83,16 +89,25 @@ __attribute__((target("avx2,fma"))) static void tile_rows(int mr, int prefetch, 
     default: ROWS(6) break;
     }
 #undef ROWS
+#undef TILE
 }
 
-__attribute__((target("avx2,fma"))) void cascade_sgemm_nt_panels(int rows, int columns, int depth, const float *x,
-                                                               int ldx, const float *packed, const float *bias,
-                                                               float *y, int ldy) {
+__attribute__((target("avx2,fma"))) void cascade_panel_gemm(int rows, int columns, int depth, const float *x, int ldx,
+                                                          const float *w, long step, long panel_stride,
+                                                          const float *bias, float *y, int ldy, int prefetch) {
     for (int j = 0; j < columns; j += 16) {
-        const float *w = packed + (long)(j / 16) * 16 * depth;
+        const float *panel = w + (long)(j / 16) * panel_stride;
+        // 64 depth steps into the next panel: the first tile has fetched all of it by the time
+        // the next panel starts.
+        const char *ahead = (const char *)(panel + panel_stride + 64 * step);
         int ny = columns - j < 16 ? columns - j : 16;
         for (int i = 0; i < rows; i += 6)
-            tile_rows(rows - i < 6 ? rows - i : 6, i == 0, depth, x + (long)i * ldx, ldx, w, bias ? bias + j : 0,
-                      y + (long)i * ldy + j, ldy, ny);
+            tile_rows(rows - i < 6 ? rows - i : 6, prefetch && i == 0, depth, x + (long)i * ldx, ldx, panel, step,
+                      ahead, bias ? bias + j : 0, y + (long)i * ldy + j, ldy, ny);
     }
+}
+
+void cascade_sgemm_nt_panels(int rows, int columns, int depth, const float *x, int ldx, const float *packed,
+                             const float *bias, float *y, int ldy) {
+    cascade_panel_gemm(rows, columns, depth, x, ldx, packed, 16, 16L * depth, bias, y, ldy, 1);
 }

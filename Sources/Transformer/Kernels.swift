@@ -247,19 +247,19 @@ func addLayerNorm(
     }
 }
 
-/// Sequences up to this many tokens attend without BLAS.
-let shortSequence = 64
+/// Whether attention runs `cascade_attention_head` (an AVX2 CPU) rather than two OpenBLAS GEMMs per
+/// sequence and head.
+let packedAttention = cascade_avx2_available() == 1
 
 /// Scaled dot-product attention for every (sequence, head) on packed tokens: `qkv` holds rows
 /// `[q | k | v]` of `3 * hidden` floats, sequences are contiguous runs of rows, so no padding is
 /// computed and no mask is needed. Writes `context [tokens, hidden]`, or with `clsOnly` just the
 /// `[CLS]` query's row of each sequence as `context [sequences, hidden]`. One task per (sequence,
-/// head) on the compute pool; `scores` holds `maxLen²` floats for each of `slots` pool slots.
-/// Sequences up to `shortSequence` tokens (queries) run `cascade_attention_head`, longer ones two
-/// OpenBLAS GEMMs.
+/// head) on the compute pool; `scratch` holds `perSlot` floats for each of `slots` pool slots
+/// (`Scratch.attentionFloats`).
 func selfAttention(
     qkv: UnsafePointer<Float>, heads: Int, headSize: Int, sequences: PackedTokens, clsOnly: Bool,
-    scores: UnsafeMutablePointer<Float>, slots: Int, context: UnsafeMutablePointer<Float>
+    scratch: UnsafeMutablePointer<Float>, perSlot: Int, slots: Int, context: UnsafeMutablePointer<Float>
 ) {
     let hidden = heads * headSize
     let stride = Int32(3 * hidden)
@@ -274,11 +274,12 @@ func selfAttention(
         let q = qkv + start * 3 * hidden + h * headSize
         let k = q + hidden
         let v = q + 2 * hidden
-        let p = scores + slot * scoresPerSlot
+        let p = scratch + slot * perSlot
         let out = context + outputRow * hidden + h * headSize
-        if n <= shortSequence {
+        if packedAttention {
             cascade_attention_head(
-                Int32(queries), Int32(n), Int32(headSize), scale, q, k, v, stride, p, out, Int32(hidden))
+                Int32(queries), Int32(n), Int32(headSize), scale, q, k, v, stride, p, p + scoresPerSlot, out,
+                Int32(hidden))
             return
         }
         cblas_sgemm(

@@ -1,3 +1,4 @@
+import CKernels
 import Compute
 import Foundation
 import Tokenization
@@ -71,8 +72,10 @@ final class Scratch {
     let context: UnsafeMutablePointer<Float>
     let attention: UnsafeMutablePointer<Float>
     let intermediate: UnsafeMutablePointer<Float>
-    /// `maxLength²` attention scores for each of `slots` compute-pool slots.
-    let scores: UnsafeMutablePointer<Float>
+    /// Attention's scratch for each of `slots` compute-pool slots: `maxLength²` scores, then (with
+    /// AVX2) one head's keys packed for `cascade_attention_head`.
+    let attentionScratch: UnsafeMutablePointer<Float>
+    let attentionFloats: Int
     let slots: Int
     private let storage: UnsafeMutableBufferPointer<Float>
 
@@ -82,9 +85,10 @@ final class Scratch {
         let h = config.hiddenSize
         width = h
         slots = ComputePool.shared.threads
+        let keys = cascade_attention_keys_count(Int32(tokens.maxLength), Int32(h / config.numHeads))
+        attentionFloats = tokens.maxLength * tokens.maxLength + (packedAttention ? keys : 0)
         let sizes = [
-            t * h, t * 3 * h, t * h, t * h, t * max(config.intermediateSize, h),
-            slots * tokens.maxLength * tokens.maxLength,
+            t * h, t * 3 * h, t * h, t * h, t * max(config.intermediateSize, h), slots * attentionFloats,
         ]
         // One allocation, each buffer starting on a 64-byte boundary.
         let padded = sizes.map { ($0 + 15) & ~15 }
@@ -96,7 +100,7 @@ final class Scratch {
             starts.append(aligned + offset)
             offset += size
         }
-        (hidden, qkv, context, attention, intermediate, scores) = (
+        (hidden, qkv, context, attention, intermediate, attentionScratch) = (
             starts[0], starts[1], starts[2], starts[3], starts[4], starts[5]
         )
     }

@@ -65,28 +65,31 @@ import Testing
     }
 }
 
-/// The short-sequence attention kernel against attention written out in double precision.
+/// The attention kernel against attention written out in double precision: query-length and
+/// rerank-length sequences, all rows and the `[CLS]` row alone, a head size with a partial panel.
 @Suite struct AttentionKernelTests {
-    @Test(arguments: ["dispatching", "portable"])
-    func attentionHeadMatchesReference(name: String) {
-        let head = name == "portable" ? cascade_attention_head_portable : cascade_attention_head
+    @Test(arguments: [8, 32, 64])
+    func attentionHeadMatchesReference(headSize: Int) throws {
+        try #require(cascade_avx2_available() == 1, "this CPU has no AVX2/FMA; attention runs on OpenBLAS here")
         // A row holds q, k and v of every head, as the fused projection writes them.
-        let (headSize, heads) = (32, 3)
+        let heads = 3
         let stride = 3 * headSize * heads
-        for n in [1, 2, 7, 12, 64] {
+        for n in [1, 2, 7, 12, 17, 160] {
             for queries in Set([1, n]) {
                 let qkv = (0..<n * stride).map { Float(($0 * 7919) % 1000) * 0.004 - 2 }
                 let h = 1
                 let (q, k, v) = (h * headSize, heads * headSize + h * headSize, 2 * heads * headSize + h * headSize)
                 let scale = 1 / Float(headSize).squareRoot()
                 var scores = [Float](repeating: 0, count: queries * n)
-                // Output rows 40 floats apart; cells past each row's head stay put.
-                var out = [Float](repeating: 9, count: queries * 40)
+                var keys = [Float](repeating: 0, count: cascade_attention_keys_count(Int32(n), Int32(headSize)))
+                // Output rows headSize + 5 floats apart; cells past each row's head stay put.
+                let ldo = headSize + 5
+                var out = [Float](repeating: 9, count: queries * ldo)
                 qkv.withUnsafeBufferPointer { qkv in
                     let base = qkv.baseAddress!
-                    head(
+                    cascade_attention_head(
                         Int32(queries), Int32(n), Int32(headSize), scale, base + q, base + k, base + v,
-                        Int32(stride), &scores, &out, 40)
+                        Int32(stride), &scores, &keys, &out, Int32(ldo))
                 }
                 for i in 0..<queries {
                     let logits = (0..<n).map { j in
@@ -97,11 +100,13 @@ import Testing
                     let top = logits.max()!
                     let weights = logits.map { exp($0 - top) }
                     let total = weights.reduce(0, +)
-                    for p in 0..<40 {
+                    for p in 0..<ldo {
                         let expected =
                             p < headSize
                             ? (0..<n).reduce(0.0) { $0 + weights[$1] / total * Double(qkv[$1 * stride + v + p]) } : 9
-                        #expect(abs(Double(out[i * 40 + p]) - expected) < 1e-5, "\(name) n \(n) [\(i)][\(p)]")
+                        #expect(
+                            abs(Double(out[i * ldo + p]) - expected) < 1e-5,
+                            "head size \(headSize) n \(n) queries \(queries) [\(i)][\(p)]")
                     }
                 }
             }

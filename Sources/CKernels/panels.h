@@ -1,0 +1,14 @@
+// The panel GEMM's one loop, shared by the packed-weight GEMM (panels.c) and attention
+// (attention.c), which reads its values in place.
+#ifndef CASCADE_PANELS_H
+#define CASCADE_PANELS_H
+
+/// y[i][j] = bias[j] (0 when `bias` is NULL) + sum over p < depth of x[i][p] * w(j, p), where
+/// column j's weight at depth step p is `w[(j / 16) * panel_stride + p * step + j % 16]`: packed
+/// panels pass step 16 and panel_stride 16 * depth, a row-major `[depth, columns]` matrix passes
+/// step = its row stride and panel_stride 16. Never reads past column `columns - 1`. `prefetch`:
+/// packed panels only (fetches the next panel while the first row tile runs). Needs AVX2 and FMA.
+void cascade_panel_gemm(int rows, int columns, int depth, const float *x, int ldx, const float *w, long step,
+                        long panel_stride, const float *bias, float *y, int ldy, int prefetch);
+
+#endif
