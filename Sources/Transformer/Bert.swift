@@ -68,8 +68,8 @@ struct BertSelfAttention: Sendable {
 func attend(qkv: Linear, heads: Int, headSize: Int, _ s: Scratch, clsOnly: Bool) {
     qkv(s.hidden, rows: s.rows, into: s.qkv)
     selfAttention(
-        qkv: s.qkv, heads: heads, headSize: headSize, sequences: s.tokens, clsOnly: clsOnly, scratch: s.attentionScratch,
-        perSlot: s.attentionFloats, slots: s.slots, context: s.context)
+        qkv: s.qkv, heads: heads, headSize: headSize, sequences: s.tokens, clsOnly: clsOnly,
+        scratch: s.attentionScratch, perSlot: s.attentionFloats, slots: s.slots, context: s.context)
     if clsOnly { s.keepOnlyCLS() }
 }
 
