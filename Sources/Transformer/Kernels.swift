@@ -4,12 +4,14 @@ import Compute
 import Foundation
 
 /// `nn.Linear`: `bias [out]` and the weights `[out, in]` in the form its precision runs:
-/// - fp32: the checkpoint's tensor used in place by OpenBLAS (transposed by the GEMM, never
-///   copied), and for a model that encodes queries packed for our kernels instead (`PackedFloats`);
+/// - fp32: on an AVX2 CPU packed for our kernels (`PackedFloats`); elsewhere the checkpoint's tensor
+///   used in place by OpenBLAS (transposed by the GEMM, never copied);
 /// - fp16 / int8: only the reduced copy, packed for its kernels (`HalfWeights`, `Int8Weights`).
 struct Linear: Sendable {
     enum Weights: Sendable {
-        case fp32(FloatTensor, packed: PackedFloats?)
+        /// Used in place by OpenBLAS (a CPU without AVX2).
+        case fp32(FloatTensor)
+        case packed(PackedFloats)
         case fp16(HalfWeights)
         case int8(Int8Weights)
     }
@@ -21,21 +23,24 @@ struct Linear: Sendable {
 
     enum Activation { case none, gelu }
 
-    /// fp32. With an `arena` (a model that encodes queries) and an AVX2 CPU, the weights are also
-    /// packed for our kernels.
-    init(weight: FloatTensor, bias: FloatTensor, packInto arena: PackingArena? = nil) {
-        self.init(weight: weight, bias: bias, precision: .fp32, arena: arena)
+    /// fp32. With an `arena` and an AVX2 CPU, the weights are packed for our kernels, with the
+    /// skinny copy too when `forQueries`.
+    init(weight: FloatTensor, bias: FloatTensor, packInto arena: PackingArena? = nil, forQueries: Bool = true) {
+        self.init(weight: weight, bias: bias, precision: .fp32, arena: arena, forQueries: forQueries)
     }
 
-    /// At `precision`; fp16 and int8 need an `arena` for their packed weights, and the caller may
-    /// drop `weight` afterwards.
-    init(weight: FloatTensor, bias: FloatTensor, precision: Precision, arena: PackingArena?) {
+    /// At `precision`; fp16 and int8 need an `arena` for their packed weights. The caller may drop
+    /// `weight` afterwards unless it stays fp32 unpacked (`isPacked` false).
+    init(weight: FloatTensor, bias: FloatTensor, precision: Precision, arena: PackingArena?, forQueries: Bool) {
         self.bias = bias
         (outFeatures, inFeatures) = (weight.shape[0], weight.shape[1])
         switch precision {
         case .fp32:
-            weights = .fp32(
-                weight, packed: arena.flatMap { PackedFloats.cpuCanRun ? PackedFloats(weight, in: $0) : nil })
+            if let arena, PackedFloats.cpuCanRun {
+                weights = .packed(PackedFloats(weight, in: arena, forQueries: forQueries))
+            } else {
+                weights = .fp32(weight)
+            }
         case .fp16:
             weights = .fp16(HalfWeights(weight, in: arena ?? PackingArena()))
         case .int8:
@@ -43,9 +48,15 @@ struct Linear: Sendable {
         }
     }
 
+    /// Whether the layer runs on a copy of its weights made at load (the checkpoint's is then unused).
+    var isPacked: Bool {
+        if case .fp32 = weights { return false }
+        return true
+    }
+
     var precision: Precision {
         switch weights {
-        case .fp32: return .fp32
+        case .fp32, .packed: return .fp32
         case .fp16: return .fp16
         case .int8: return .int8
         }
@@ -83,7 +94,7 @@ struct Linear: Sendable {
                 half.multiply(x + r.lowerBound * k, rows: r.count, columns: c, into: out, ldy: n)
                 if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
             }
-        case .fp32(_, let packed?) where rows > GemmTiles.skinnyRows:
+        case .packed(let packed) where rows > GemmTiles.skinnyRows || packed.skinny == nil:
             let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true, panel: 16)
             pool.run(tiles.count) { task, _ in
                 let (r, c) = tiles[task]
@@ -93,17 +104,18 @@ struct Linear: Sendable {
                     packed.panels.columns(from: c.lowerBound), bias.pointer + c.lowerBound, out, Int32(n))
                 if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
             }
-        case .fp32(_, let packed?):
+        case .packed(let packed):
+            let skinny = packed.skinny!
             let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true)
             pool.run(tiles.count) { task, _ in
                 let (r, c) = tiles[task]
                 let out = seedBias(y, rows: r, columns: c)
                 cascade_sgemm_nt_skinny(
                     Int32(r.count), Int32(c.count), Int32(k), x + r.lowerBound * k, Int32(k),
-                    packed.skinny.columns(from: c.lowerBound), out, Int32(n))
+                    skinny.columns(from: c.lowerBound), out, Int32(n))
                 if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
             }
-        case .fp32(let weight, nil):
+        case .fp32(let weight):
             let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: false)
             pool.run(tiles.count) { task, _ in
                 let (r, c) = tiles[task]

@@ -9,9 +9,9 @@ final class ModelLoader {
     let basePrefix: String
     /// The precision of the base model's linear layers (heads stay fp32).
     let precision: Precision
-    /// Where fp32 linear layers also keep their weights in the skinny kernel's layout (a query
-    /// encoder), and fp16 / int8 ones their only copy.
+    /// Where every linear layer keeps its packed weights (fp32 ones on an AVX2 CPU only).
     let arena = PackingArena()
+    /// A query encoder: fp32 layers also keep the skinny kernel's layout, for one query's few rows.
     let packForQueries: Bool
     /// The precision of each layer's attention output projection. A cross-encoder keeps it fp32
     /// at int8: with it at int8 a reranker trained here lost 0.013 MRR@10 on 200 debian-desc dev
@@ -50,7 +50,7 @@ final class ModelLoader {
     }
 
     /// The kernel path the base model's linear layers run, e.g. "int8/avx2".
-    var kernelPath: String { precision.kernelPath(packed: packForQueries && PackedFloats.cpuCanRun) }
+    var kernelPath: String { precision.kernelPath }
 
     /// `precision` nil: the loader's; heads pass `.fp32`.
     func linear(
@@ -62,12 +62,12 @@ final class ModelLoader {
             bias: try head(prefix + name + ".bias", [outFeatures]), precision: precision ?? self.precision)
     }
 
-    /// A reduced-precision layer keeps only its packed copy; the checkpoint's pages of the fp32
-    /// weight are handed back to the kernel, so an int8 model does not hold an fp32 twin.
+    /// A packed layer (every one on an AVX2 CPU) keeps only its packed copies; the checkpoint's pages
+    /// of the fp32 weight are handed back to the kernel, so the model does not hold a twin.
     private func makeLinear(weight: FloatTensor, bias: FloatTensor, precision: Precision) -> Linear {
-        let packing = precision != .fp32 || packForQueries ? arena : nil
-        let linear = Linear(weight: weight, bias: bias, precision: precision, arena: packing)
-        if precision != .fp32 { weight.releaseMappedPages() }
+        let linear = Linear(
+            weight: weight, bias: bias, precision: precision, arena: arena, forQueries: packForQueries)
+        if linear.isPacked { weight.releaseMappedPages() }
         return linear
     }
 

@@ -26,11 +26,10 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
     static let kernelLevel = cascade_isa_selected()
 
     /// The kernel a model at this precision runs on this CPU, e.g. "int8/avx2": what benchmarks and
-    /// `cascade` print beside their figures. `packed` says whether fp32 weights are packed for our
-    /// kernels (a query encoder on an AVX2 CPU); other fp32 models run their GEMMs on OpenBLAS.
-    func kernelPath(packed: Bool) -> String {
+    /// `cascade` print beside their figures. fp32 runs our kernels on an AVX2 CPU, else OpenBLAS.
+    var kernelPath: String {
         switch self {
-        case .fp32: return packed ? "fp32/avx2" : "fp32/openblas"
+        case .fp32: return PackedFloats.cpuCanRun ? "fp32/avx2" : "fp32/openblas"
         case .fp16: return "fp16/" + String(cString: cascade_f16_path(Int32(Self.kernelLevel)))
         case .int8: return "int8/" + String(cString: cascade_q8_path(Int32(Self.kernelLevel)))
         }

@@ -198,16 +198,20 @@ import Testing
         }
     }
 
-    /// `Linear` (bias, GELU, every tiling the row count picks) against OpenBLAS plus the bias
-    /// and GELU written out.
-    @Test(arguments: [1, 16, 48, 49, 200, 700], [false, true])
-    func linearMatchesReference(rows: Int, packed: Bool) {
+    /// How an fp32 `Linear` keeps its weights.
+    enum Packing: CaseIterable { case unpacked, panels, panelsAndSkinny }
+
+    /// `Linear` (bias, GELU, every tiling the row count picks, each packing) against OpenBLAS plus
+    /// the bias and GELU written out.
+    @Test(arguments: [1, 16, 48, 49, 200, 700], Packing.allCases)
+    func linearMatchesReference(rows: Int, packing: Packing) {
         let (inFeatures, outFeatures) = (96, 200)
         let weight = Self.values(outFeatures * inFeatures, seed: 5)
         let bias = Self.values(outFeatures, seed: 6)
         let linear = Linear(
             weight: FloatTensor(owning: weight, shape: [outFeatures, inFeatures]),
-            bias: FloatTensor(owning: bias, shape: [outFeatures]), packInto: packed ? PackingArena() : nil)
+            bias: FloatTensor(owning: bias, shape: [outFeatures]),
+            packInto: packing == .unpacked ? nil : PackingArena(), forQueries: packing == .panelsAndSkinny)
         let x = Self.values(rows * inFeatures, seed: UInt64(rows))
         let biasRows = (0..<rows).flatMap { _ in bias }
         let expected = Self.reference(x, weight, biasRows, rows: rows, columns: outFeatures, depth: inFeatures)
@@ -221,7 +225,7 @@ import Testing
             let want =
                 activation == .none
                 ? expected : expected.map { 0.5 * $0 * (1 + Float(erf(Double($0) / 2.0.squareRoot()))) }
-            #expect(Self.maxDifference(y, want) < 1e-4, "rows \(rows), packed \(packed), \(activation)")
+            #expect(Self.maxDifference(y, want) < 1e-4, "rows \(rows), \(packing), \(activation)")
         }
     }
 }

@@ -294,7 +294,8 @@ import Testing
         for (precision, tolerance) in [(Precision.fp16, Float(1e-3)), (.int8, 0.03)] {
             let linear = Linear(
                 weight: FloatTensor(owning: weight, shape: [outFeatures, inFeatures]),
-                bias: FloatTensor(owning: bias, shape: [outFeatures]), precision: precision, arena: PackingArena())
+                bias: FloatTensor(owning: bias, shape: [outFeatures]), precision: precision, arena: PackingArena(),
+                forQueries: false)
             #expect(linear.precision == precision)
             var y = [Float](repeating: .nan, count: rows * outFeatures)
             x.withUnsafeBufferPointer { x in
