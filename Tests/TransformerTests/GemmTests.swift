@@ -29,6 +29,11 @@ import Testing
         zip(a, b).map { abs($0 - $1) }.max() ?? 0
     }
 
+    /// Two fp32 sums in different orders (OpenBLAS's AVX-512 kernel blocks depth otherwise than
+    /// AVX2's, our kernels otherwise than either) part by about eps * sqrt(depth) * the terms'
+    /// size: 1.2e-4 was seen at depth 384. A wrong index is off by order one.
+    static func tolerance(depth: Int) -> Float { Float(1e-4) * max(1, Float(depth).squareRoot() / 8) }
+
     /// `w` packed for the skinny kernel, in a buffer aligned as the kernel needs.
     static func packed(_ w: [Float], columns: Int, depth: Int, ldw: Int) -> UnsafeMutableBufferPointer<Float> {
         let count = cascade_skinny_packed_count(Int32(columns), Int32(depth))
@@ -54,12 +59,8 @@ import Testing
                         Int32(columns))
                     let expected = Self.reference(x, w, y, rows: rows, columns: columns, depth: depth)
                     let difference = Self.maxDifference(got, expected)
-                    // Two fp32 sums in different orders (OpenBLAS's AVX-512 kernel blocks depth
-                    // otherwise than AVX2's) part by about eps * sqrt(depth) * the terms' size:
-                    // 1.2e-4 was seen at depth 384. A wrong index is off by order one.
-                    let tolerance = Float(1e-4) * max(1, Float(depth).squareRoot() / 8)
                     #expect(
-                        difference < tolerance,
+                        difference < Self.tolerance(depth: depth),
                         "rows \(rows) columns \(columns) depth \(depth): \(difference)")
                 }
             }
@@ -123,9 +124,8 @@ import Testing
                             withBias ? bias : nil, &got, Int32(columns))
                         let start = (0..<rows).flatMap { _ in withBias ? bias : [Float](repeating: 0, count: columns) }
                         let expected = Self.reference(x, w, start, rows: rows, columns: columns, depth: depth)
-                        let tolerance = Float(1e-4) * max(1, Float(depth).squareRoot() / 8)
                         #expect(
-                            Self.maxDifference(got, expected) < tolerance,
+                            Self.maxDifference(got, expected) < Self.tolerance(depth: depth),
                             "rows \(rows) columns \(columns) depth \(depth) bias \(withBias)")
                     }
                 }
