@@ -94,26 +94,27 @@ struct Linear: Sendable {
                 half.multiply(x + r.lowerBound * k, rows: r.count, columns: c, into: out, ldy: n)
                 if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
             }
-        case .packed(let packed) where rows > GemmTiles.skinnyRows || packed.skinny == nil:
-            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true, panel: 16)
-            pool.run(tiles.count) { task, _ in
-                let (r, c) = tiles[task]
-                let out = y + r.lowerBound * n + c.lowerBound
-                cascade_sgemm_nt_panels(
-                    Int32(r.count), Int32(c.count), Int32(k), x + r.lowerBound * k, Int32(k),
-                    packed.panels.columns(from: c.lowerBound), bias.pointer + c.lowerBound, out, Int32(n))
-                if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
-            }
         case .packed(let packed):
-            let skinny = packed.skinny!
-            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true)
-            pool.run(tiles.count) { task, _ in
-                let (r, c) = tiles[task]
-                let out = seedBias(y, rows: r, columns: c)
-                cascade_sgemm_nt_skinny(
-                    Int32(r.count), Int32(c.count), Int32(k), x + r.lowerBound * k, Int32(k),
-                    skinny.columns(from: c.lowerBound), out, Int32(n))
-                if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
+            if let skinny = packed.skinny, rows <= GemmTiles.skinnyRows {
+                let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true)
+                pool.run(tiles.count) { task, _ in
+                    let (r, c) = tiles[task]
+                    let out = seedBias(y, rows: r, columns: c)
+                    cascade_sgemm_nt_skinny(
+                        Int32(r.count), Int32(c.count), Int32(k), x + r.lowerBound * k, Int32(k),
+                        skinny.columns(from: c.lowerBound), out, Int32(n))
+                    if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
+                }
+            } else {
+                let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true, panel: 16)
+                pool.run(tiles.count) { task, _ in
+                    let (r, c) = tiles[task]
+                    let out = y + r.lowerBound * n + c.lowerBound
+                    cascade_sgemm_nt_panels(
+                        Int32(r.count), Int32(c.count), Int32(k), x + r.lowerBound * k, Int32(k),
+                        packed.panels.columns(from: c.lowerBound), bias.pointer + c.lowerBound, out, Int32(n))
+                    if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
+                }
             }
         case .fp32(let weight):
             let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: false)
@@ -141,15 +142,18 @@ struct Linear: Sendable {
 }
 
 /// How one GEMM `[rows, columns]` is cut into tasks, and by which kernel.
-/// - Up to `skinnyRows` rows (a query) when the weights are packed for it: our AVX2 kernel on
-///   column slices of whole panels of 3, about four per thread; dynamic claiming balances them.
+/// - Up to `skinnyRows` rows (a query) with packed weights: column slices of whole panels, about
+///   four per thread; dynamic claiming balances them.
 /// - Many rows (a batch): blocks of about 256 rows with every column, so each call is big enough
 ///   to run at full speed (and OpenBLAS packs the weights once per 256 rows).
 /// - In between: one column slice per thread, so each thread reads (OpenBLAS: packs) only its share
 ///   of the weights, which is what such a GEMM's time goes to.
 /// Packed weights (`panel` columns together) are only cut at a panel's start.
 struct GemmTiles {
-    /// Rows at or below which the skinny kernel beats OpenBLAS (measured with encoder-bench).
+    /// Rows at or below which a query encoder runs the skinny kernel: where it beat OpenBLAS in
+    /// encoder-bench. Against the panels, a single-threaded micro-benchmark with the weights
+    /// streaming from memory found them even at 12-16 rows (0.93-1.02x) and the panels ahead at
+    /// 48 (0.87-0.95x the skinny kernel's time); not retuned in the model.
     static let skinnyRows = 48
 
     let rows: Int
