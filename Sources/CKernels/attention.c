@@ -9,16 +9,9 @@
 #include "ckernels.h"
 #include "panels.h"
 
-long cascade_attention_keys_count(int n, int head_size) { return (long)((n + 15) / 16) * 16 * head_size; }
-
 void cascade_attention_head(int queries, int n, int head_size, float scale, const float *q, const float *k,
                             const float *v, int stride, float *scores, float *keys, float *out, int ldo) {
-    for (int panel = 0; 16 * panel < n; panel++)
-        for (int p = 0; p < head_size; p++)
-            for (int c = 0; c < 16; c++) {
-                int j = 16 * panel + c;
-                keys[((long)panel * head_size + p) * 16 + c] = j < n ? scale * k[(long)j * stride + p] : 0;
-            }
+    cascade_panels_pack_scaled(n, head_size, k, stride, scale, keys);
     cascade_panel_gemm(queries, n, head_size, q, stride, keys, 16, 16L * head_size, 0, scores, n, 0);
     cascade_softmax_rows(scores, queries, n);
     cascade_panel_gemm(queries, head_size, n, scores, n, v, stride, 16, 0, out, ldo, 0);

@@ -24,13 +24,17 @@
 
 long cascade_panels_packed_count(int columns, int depth) { return (long)((columns + 15) / 16) * 16 * depth; }
 
-void cascade_panels_pack(int columns, int depth, const float *w, int ldw, float *packed) {
+void cascade_panels_pack_scaled(int columns, int depth, const float *w, int ldw, float scale, float *packed) {
     for (int panel = 0; 16 * panel < columns; panel++)
         for (int p = 0; p < depth; p++)
             for (int c = 0; c < 16; c++) {
                 int j = 16 * panel + c;
-                packed[((long)panel * depth + p) * 16 + c] = j < columns ? w[(long)j * ldw + p] : 0;
+                packed[((long)panel * depth + p) * 16 + c] = j < columns ? scale * w[(long)j * ldw + p] : 0;
             }
+}
+
+void cascade_panels_pack(int columns, int depth, const float *w, int ldw, float *packed) {
+    cascade_panels_pack_scaled(columns, depth, w, ldw, 1, packed);
 }
 
 // One tile of MR rows x the `ny` (<= 16) columns of one panel, whose depth step `p` starts at

@@ -11,4 +11,7 @@
 void cascade_panel_gemm(int rows, int columns, int depth, const float *x, int ldx, const float *w, long step,
                         long panel_stride, const float *bias, float *y, int ldy, int prefetch);
 
+/// `cascade_panels_pack` with every weight multiplied by `scale` on the way (attention's keys).
+void cascade_panels_pack_scaled(int columns, int depth, const float *w, int ldw, float scale, float *packed);
+
 #endif

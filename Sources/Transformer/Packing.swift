@@ -85,7 +85,7 @@ final class Scratch {
         let h = config.hiddenSize
         width = h
         slots = ComputePool.shared.threads
-        let keys = cascade_attention_keys_count(Int32(tokens.maxLength), Int32(h / config.numHeads))
+        let keys = cascade_panels_packed_count(Int32(tokens.maxLength), Int32(h / config.numHeads))
         attentionFloats = tokens.maxLength * tokens.maxLength + (packedAttention ? keys : 0)
         let sizes = [
             t * h, t * 3 * h, t * h, t * h, t * max(config.intermediateSize, h), slots * attentionFloats,

@@ -81,7 +81,7 @@ import Testing
                 let (q, k, v) = (h * headSize, heads * headSize + h * headSize, 2 * heads * headSize + h * headSize)
                 let scale = 1 / Float(headSize).squareRoot()
                 var scores = [Float](repeating: 0, count: queries * n)
-                var keys = [Float](repeating: 0, count: cascade_attention_keys_count(Int32(n), Int32(headSize)))
+                var keys = [Float](repeating: 0, count: cascade_panels_packed_count(Int32(n), Int32(headSize)))
                 // Output rows headSize + 5 floats apart; cells past each row's head stay put.
                 let ldo = headSize + 5
                 var out = [Float](repeating: 9, count: queries * ldo)

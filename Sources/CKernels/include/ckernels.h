@@ -43,10 +43,10 @@ void cascade_sgemm_nt_panels(int rows, int columns, int depth, const float *x, i
 /// Attention of `queries` query rows over `n` key and value rows of one head (`head_size` floats
 /// each; `q`, `k` and `v` rows `stride` floats apart): `out[i] = softmax(scale * q[i] · kᵀ) · v`,
 /// rows `ldo` apart. Scratch: `scores` holds `queries * n` floats, `keys`
-/// `cascade_attention_keys_count(n, head_size)`. Needs AVX2 and FMA (`cascade_avx2_available()`).
+/// `cascade_panels_packed_count(n, head_size)` (the keys are packed as panels). Needs AVX2 and FMA
+/// (`cascade_avx2_available()`).
 void cascade_attention_head(int queries, int n, int head_size, float scale, const float *q, const float *k,
                             const float *v, int stride, float *scores, float *keys, float *out, int ldo);
-long cascade_attention_keys_count(int n, int head_size);
 
 /// y = gelu(y), the exact (erf) GELU of `nn.functional.gelu`, on `rows` x `columns` floats whose
 /// rows are `stride` floats apart.
