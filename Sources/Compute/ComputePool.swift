@@ -29,7 +29,11 @@ public final class ComputePool: @unchecked Sendable {
     /// worker reads both in one load and never mistakes one loop's count for another's.
     private let ticket = Atomic<Int>(0)
     private let nextTask = Atomic<Int>(0)
-    private let running = Atomic<Int>(0)
+    /// Workers inside the current loop's tasks. The caller waits for these only: a worker that
+    /// has not joined by the time the tasks are all claimed (asleep, or without a core) is left
+    /// out, since waiting for it to be scheduled only to find nothing to do cost more than its
+    /// help (yields were 5-8% of a server's CPU under 16 callers).
+    private let joined = Atomic<Int>(0)
     private let loop: UnsafeMutablePointer<Loop>
     /// Grown only by the thread holding `busy`.
     private var workers: [Worker] = []
@@ -87,7 +91,6 @@ public final class ComputePool: @unchecked Sendable {
         withoutActuallyEscaping(body) { body in
             loop.pointee = Loop(body: body, count: count)
             nextTask.store(0, ordering: .relaxed)
-            running.store(helpers, ordering: .relaxed)
             let generation = (ticket.load(ordering: .relaxed) >> 8) + 1
             ticket.store(generation << 8 | helpers, ordering: .sequentiallyConsistent)
             for worker in workers.prefix(helpers)
@@ -95,10 +98,14 @@ public final class ComputePool: @unchecked Sendable {
                 worker.wake.signal()
             }
             claimTasks(slot: 0)
-            // The last tasks usually end within microseconds; past that a worker may have lost its
-            // core (to NIO, say), and spinning would keep it from getting it back.
+            // Closed: a worker that joins from here on sees a new ticket for no slot and leaves the
+            // loop alone. Both sides are sequentially consistent, so either a joining worker sees
+            // the close, or the count below sees the worker.
+            ticket.store((generation + 1) << 8, ordering: .sequentiallyConsistent)
+            // A joined worker's last task usually ends within microseconds; past that it may have
+            // lost its core (to NIO, say), and spinning would keep it from getting it back.
             var spins = 0
-            while running.load(ordering: .acquiring) > 0 {
+            while joined.load(ordering: .sequentiallyConsistent) > 0 {
                 spins += 1
                 if spins > 20_000 { sched_yield() }
             }
@@ -150,8 +157,9 @@ public final class ComputePool: @unchecked Sendable {
             }
             seen = current >> 8
             guard worker.slot <= current & 0xFF else { continue }
-            claimTasks(slot: worker.slot)
-            running.subtract(1, ordering: .releasing)
+            joined.add(1, ordering: .sequentiallyConsistent)
+            if ticket.load(ordering: .sequentiallyConsistent) == current { claimTasks(slot: worker.slot) }
+            joined.subtract(1, ordering: .releasing)
         }
     }
 

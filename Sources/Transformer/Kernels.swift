@@ -178,9 +178,15 @@ struct GemmTiles {
             let blocks = max(threads, (rows + 255) / 256)
             rowBlock = (rows + blocks - 1) / blocks
             columnBlock = columns
+        } else if packed && panel == 16 {
+            rowBlock = rows
+            // Our kernels on 16-column panels: about four tasks per thread. The cores are shared
+            // with the network threads, and with one task per thread a worker that lost its core
+            // left the other spinning until it got it back (8-10% of a server's CPU, 16 callers).
+            columnBlock = min(columns, max(16, (columns / (4 * threads)) & ~15))
         } else {
             rowBlock = rows
-            // Multiples of 16 columns keep every slice on whole SIMD registers of the GEMM kernel.
+            // One task per thread: OpenBLAS (also under fp16's batches) packs the rows on every call.
             columnBlock = min(columns, ((columns + threads - 1) / threads + 15) & ~15)
         }
         count = ((rows + rowBlock - 1) / rowBlock) * ((columns + columnBlock - 1) / columnBlock)

@@ -64,6 +64,28 @@ import Testing
         }
     }
 
+    /// The caller leaves a loop without waiting for workers that have not joined it, so workers
+    /// join late, between loops and during the close: a task a worker is in must still finish (its
+    /// write be seen) before `run` returns, and a late worker must never run a task of a later loop
+    /// twice or of a closed one at all.
+    @Test func lateWorkersNeverLoseOrRepeatATask() {
+        let pool = ComputePool(threads: 3)
+        for round in 0..<4000 {
+            if round % 500 == 0 { usleep(2_000) }  // let the workers fall asleep now and then
+            var done = [Int](repeating: 0, count: 3)
+            done.withUnsafeMutableBufferPointer { done in
+                pool.run(3) { task, slot in
+                    if slot != 0 { usleep(20) }  // a worker's task outlasts the caller's
+                    done[task] += 1
+                }
+            }
+            if done != [1, 1, 1] {
+                Issue.record("round \(round): tasks ran \(done) times")
+                return
+            }
+        }
+    }
+
     @Test func overlappingCallersEachGetEveryTask() {
         let pool = ComputePool(threads: 2)
         let failures = Counter()
