@@ -94,7 +94,7 @@ extension Pipeline {
     public func info() -> PipelineInfo {
         PipelineInfo(
             retriever: retriever.info, reranker: reranker?.info, corpusSize: store.count,
-            similarity: store.model.similarity, defaults: defaults, limits: limits,
+            similarity: store.model.similarity, readOnly: store.readOnly, defaults: defaults, limits: limits,
             scheduler: configuration.scheduler)
     }
 

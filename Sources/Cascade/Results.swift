@@ -63,6 +63,8 @@ public struct PipelineInfo: Sendable, Equatable {
     public var reranker: ModelDescription?
     public var corpusSize: Int
     public var similarity: Similarity
+    /// Writes are refused: the index was opened read-only.
+    public var readOnly: Bool
     public var defaults: SearchDefaults
     public var limits: Limits
     public var scheduler: SchedulerSettings

@@ -485,6 +485,10 @@ public nonisolated struct Cascade_V1_CorpusInfo: Sendable {
   /// "dot" or "cosine".
   public var similarity: String = String()
 
+  /// The server opened its index read-only (`--read-only`): Upsert and Delete are refused with
+  /// FAILED_PRECONDITION; send writes to the server that owns the index.
+  public var readOnly: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1421,7 +1425,7 @@ nonisolated extension Cascade_V1_ModelInfo: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Cascade_V1_CorpusInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CorpusInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}size\0\u{1}similarity\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}size\0\u{1}similarity\0\u{3}read_only\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1431,6 +1435,7 @@ nonisolated extension Cascade_V1_CorpusInfo: SwiftProtobuf.Message, SwiftProtobu
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.size) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.similarity) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.readOnly) }()
       default: break
       }
     }
@@ -1443,12 +1448,16 @@ nonisolated extension Cascade_V1_CorpusInfo: SwiftProtobuf.Message, SwiftProtobu
     if !self.similarity.isEmpty {
       try visitor.visitSingularStringField(value: self.similarity, fieldNumber: 2)
     }
+    if self.readOnly != false {
+      try visitor.visitSingularBoolField(value: self.readOnly, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Cascade_V1_CorpusInfo, rhs: Cascade_V1_CorpusInfo) -> Bool {
     if lhs.size != rhs.size {return false}
     if lhs.similarity != rhs.similarity {return false}
+    if lhs.readOnly != rhs.readOnly {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -95,6 +95,7 @@ extension Cascade_V1_InfoResponse {
         corpus = .with {
             $0.size = UInt64(info.corpusSize)
             $0.similarity = info.similarity.rawValue
+            $0.readOnly = info.readOnly
         }
         defaults = .with {
             $0.retrieveK = UInt32(info.defaults.retrieveK)

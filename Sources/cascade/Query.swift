@@ -190,7 +190,8 @@ struct QueryCommand: AsyncParsableCommand {
             server:    cascade \(info.version)
             retriever: \(model(info.retriever))
             reranker:  \(info.hasReranker ? model(info.reranker) : "none (retrieval only)")
-            corpus:    \(info.corpus.size) passages, \(info.corpus.similarity) similarity
+            corpus:    \(info.corpus.size) passages, \(info.corpus.similarity) similarity\
+            \(info.corpus.readOnly ? ", read-only" : "")
             defaults:  retrieve_k \(info.defaults.retrieveK), rerank_k \(info.defaults.rerankK), \
             top_n \(info.defaults.topN)
             limits:    max_retrieve_k \(limits.maxRetrieveK), max_rerank_k \(limits.maxRerankK), \

@@ -99,7 +99,7 @@ import Testing
 
         let info = try Self.run(["query", "--server", address, "--info"])
         #expect(info.status == 0)
-        #expect(info.stdout.contains("corpus:    \(Fixtures.corpusSize) passages, cosine similarity"))
+        #expect(info.stdout.contains("corpus:    \(Fixtures.corpusSize) passages, cosine similarity\n"))  // writable
         #expect(info.stdout.contains("reranker:  all-MiniLM-L6-v2+model.safetensors"))
 
         let bad = try Self.run(["query", "--server", address, "--retrieve-k", "5000", "chess"])

@@ -92,6 +92,7 @@ import Testing
             // All or nothing: the known id was not deleted either.
             let info = try await client.info(.init())
             #expect(info.corpus.size == UInt64(Fixtures.corpusSize))
+            #expect(!info.corpus.readOnly)
         }
         try await server.stop()
         #expect(try server.pipeline.store.passage(id: passages[0].id) != nil)
@@ -141,6 +142,7 @@ import Testing
             #expect(delete.code == .failedPrecondition && delete.message.contains("read-only"))
             let search = try await client.search(Self.search { $0.rerankK = 3 })
             #expect(search.hits.count == 10)
+            #expect(try await client.info(.init()).corpus.readOnly)
         }
         try await server.stop()
     }
