@@ -163,8 +163,8 @@ struct GemmTiles {
     let count: Int
     let skinny: Bool
 
-    /// `panel`: the columns the packed weights group together (3 for the fp32 and fp16 kernels,
-    /// 16 for int8); skinny slices start on a panel.
+    /// `panel`: the columns the packed weights group together (3 for the skinny fp32 and the fp16
+    /// kernels, 16 for the fp32 panels and int8); skinny slices start on a panel.
     init(rows: Int, columns: Int, threads: Int, packed: Bool, panel: Int = 3) {
         self.rows = rows
         self.columns = columns
@@ -182,7 +182,7 @@ struct GemmTiles {
             rowBlock = rows
             // Our kernels on 16-column panels: about four tasks per thread. The cores are shared
             // with the network threads, and with one task per thread a worker that lost its core
-            // left the other spinning until it got it back (8-10% of a server's CPU, 16 callers).
+            // left the other spinning until it got it back.
             columnBlock = min(columns, max(16, (columns / (4 * threads)) & ~15))
         } else {
             rowBlock = rows
