@@ -1,6 +1,7 @@
 import CKernels
 import Compute
 import Foundation
+import Synchronization
 import Tokenization
 
 /// The real tokens of a padded batch laid end to end: dense layers run on these rows only, and
@@ -63,7 +64,8 @@ struct PackedTokens: Sendable {
 }
 
 /// Per-call buffers sized for one batch, shared by every layer of one forward pass; the last
-/// hidden states are left in `hidden` as `[tokenCount, hiddenSize]` rows.
+/// hidden states are left in `hidden` as `[tokenCount, hiddenSize]` rows. Their memory comes from
+/// `ScratchMemory`.
 final class Scratch {
     let tokens: PackedTokens
     let width: Int
@@ -92,7 +94,7 @@ final class Scratch {
         ]
         // One allocation, each buffer starting on a 64-byte boundary.
         let padded = sizes.map { ($0 + 15) & ~15 }
-        storage = .allocate(capacity: padded.reduce(0, +) + 16)
+        storage = ScratchMemory.take(atLeast: padded.reduce(0, +) + 16)
         let aligned = storage.baseAddress! + (16 - (Int(bitPattern: storage.baseAddress!) / 4) % 16) % 16
         var starts: [UnsafeMutablePointer<Float>] = []
         var offset = 0
@@ -105,7 +107,7 @@ final class Scratch {
         )
     }
 
-    deinit { storage.deallocate() }
+    deinit { ScratchMemory.giveBack(storage) }
 
     /// Whether only each sequence's `[CLS]` row is still computed (the last layer of a model whose
     /// output reads nothing else): rows are then one per sequence.
@@ -127,5 +129,39 @@ final class Scratch {
     func row(_ sequence: Int, _ index: Int) -> UnsafeMutablePointer<Float> {
         precondition(!clsOnly || index == 0, "only [CLS] rows were computed")
         return clsOnly ? hidden + sequence * width : hidden + (tokens.offsets[sequence] + index) * width
+    }
+}
+
+/// Keeps the memory of the last forward pass's `Scratch` for the next one. Freshly allocated, a
+/// big pass's buffers (49 MB for 20 pairs of 160 tokens, past malloc's 32 MB mmap threshold) came
+/// from the kernel as new pages on every call: page faults on the first write of each layer's
+/// output were 5% of `encoder-bench --precisions int8` (`perf`), 0.5% with the spare. One spare is
+/// kept, the largest returned, up to `maxSpare` floats; a pass that finds it taken (two at once)
+/// or too small allocates its own.
+enum ScratchMemory {
+    static let maxSpare = 64 << 20
+
+    private struct Spare: @unchecked Sendable {
+        var buffer: UnsafeMutableBufferPointer<Float>?
+    }
+    private static let spare = Mutex(Spare())
+
+    static func take(atLeast count: Int) -> UnsafeMutableBufferPointer<Float> {
+        let kept = spare.withLock { spare -> Spare in
+            guard let buffer = spare.buffer, buffer.count >= count else { return Spare() }
+            defer { spare.buffer = nil }
+            return spare
+        }
+        return kept.buffer ?? .allocate(capacity: count)
+    }
+
+    static func giveBack(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        guard buffer.count <= maxSpare else { return buffer.deallocate() }
+        let dropped = spare.withLock { spare -> Spare in
+            if let kept = spare.buffer, kept.count >= buffer.count { return Spare(buffer: buffer) }
+            defer { spare.buffer = buffer }
+            return spare
+        }
+        dropped.buffer?.deallocate()
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Tokenization
 
 @testable import Transformer
 
@@ -83,6 +84,27 @@ import Testing
         #expect(a.fingerprint == b.fingerprint)
         #expect(a.fingerprint != mean.fingerprint)
         #expect(a.fingerprint != other.fingerprint)
+    }
+
+    /// Forward passes reuse the memory of earlier ones (`ScratchMemory`): a pass after a bigger
+    /// one, over the memory that one left, gives the same bits as the pass before it, and a
+    /// cross-encoder after a sentence encoder (another shape in the same memory) too.
+    @Test func aPassDoesNotDependOnTheMemoryEarlierPassesLeft() throws {
+        let encoder = try SentenceEncoder(directory: Fixtures.tiny("bert"))
+        let cross = try CrossEncoder(directory: Fixtures.tiny("bert-cls"))
+        let small = Fixtures.tinyReference.batch
+        let big = TokenBatch(
+            (0..<24).map { row in
+                Encoding(
+                    ids: (0..<40).map { Int32(100 + (7 * $0 + row) % 400) }, typeIds: .init(repeating: 0, count: 40))
+            })
+        let first = try encoder.embed(small)
+        let firstScores = try cross.score(small)
+        _ = try encoder.embed(big)
+        _ = try cross.score(big)
+        #expect(try encoder.embed(small) == first)
+        _ = try encoder.embed(big)
+        #expect(try cross.score(small) == firstScores)
     }
 
     @Test func emptyBatchGivesNoVectors() throws {
