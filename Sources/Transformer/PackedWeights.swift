@@ -9,36 +9,57 @@ struct PackedFloats: Sendable {
     /// Whether this CPU has the AVX2, FMA and F16C the kernels need; without them nothing is packed.
     static let cpuCanRun = cascade_isa_supported() >= CASCADE_ISA_AVX2
 
-    let panels: PanelWeights
+    let panels: PackedMatrix
     /// Only in a query encoder.
-    let skinny: SkinnyWeights?
+    let skinny: PackedMatrix?
 
     init(_ weight: FloatTensor, in arena: PackingArena, forQueries: Bool) {
-        panels = PanelWeights(weight, in: arena)
-        skinny = forQueries ? SkinnyWeights(weight, in: arena) : nil
+        panels = PackedMatrix(weight, .panels, in: arena)
+        skinny = forQueries ? PackedMatrix(weight, .skinny, in: arena) : nil
     }
 }
 
-/// A weight matrix copied into the layout `cascade_sgemm_nt_skinny` reads (panels of 3 rows
-/// interleaved 8 floats at a time, see skinny.c), so that a query streams it linearly.
-final class SkinnyWeights: @unchecked Sendable {
+/// A weight matrix copied into one of our fp32 kernels' layouts, in which each column takes the
+/// same number of floats, so a column slice starting on a panel is one offset away.
+final class PackedMatrix: @unchecked Sendable {
+    enum Layout {
+        /// `cascade_sgemm_nt_panels`: panels of 16 columns, each depth step's weights together
+        /// (panels.c), for batches.
+        case panels
+        /// `cascade_sgemm_nt_skinny`: panels of 3 rows interleaved 8 floats at a time (skinny.c), so
+        /// that a query streams the weights linearly.
+        case skinny
+
+        /// Columns a panel holds: slices start on a multiple of it.
+        var panelColumns: Int { self == .panels ? 16 : 3 }
+    }
+
+    let layout: Layout
     /// Owns the memory `storage` points into.
     private let arena: PackingArena
     private let storage: UnsafeMutablePointer<Float>
-    private let panelFloats: Int
+    private let columnFloats: Int
 
-    init(_ weight: FloatTensor, in arena: PackingArena) {
+    init(_ weight: FloatTensor, _ layout: Layout, in arena: PackingArena) {
         let (n, k) = (Int32(weight.shape[0]), Int32(weight.shape[1]))
+        self.layout = layout
         self.arena = arena
-        storage = arena.allocate(floats: cascade_skinny_packed_count(n, k))
-        cascade_skinny_pack(n, k, weight.pointer, k, storage)
-        panelFloats = cascade_skinny_packed_count(3, k)
+        switch layout {
+        case .panels:
+            storage = arena.allocate(floats: cascade_panels_packed_count(n, k))
+            cascade_panels_pack(n, k, weight.pointer, k, storage)
+            columnFloats = Int(k)
+        case .skinny:
+            storage = arena.allocate(floats: cascade_skinny_packed_count(n, k))
+            cascade_skinny_pack(n, k, weight.pointer, k, storage)
+            columnFloats = cascade_skinny_packed_count(3, k) / 3
+        }
     }
 
-    /// The packed weights from column `column` on, a multiple of 3.
+    /// The packed weights from column `column` on, the first of a panel.
     func columns(from column: Int) -> UnsafePointer<Float> {
-        precondition(column % 3 == 0, "skinny slices start on a panel")
-        return UnsafePointer(storage + column / 3 * panelFloats)
+        precondition(column % layout.panelColumns == 0, "slices start on a panel")
+        return UnsafePointer(storage + column * columnFloats)
     }
 }
 
@@ -84,26 +105,4 @@ final class PackingArena: @unchecked Sendable {
 
     /// Bytes handed out so far (the packed weights' memory, for reports).
     var bytesUsed: Int { chunks.dropLast().reduce(0) { $0 + $1.count } + used }
-}
-
-/// A weight matrix copied into the layout `cascade_sgemm_nt_panels` reads (panels of 16 columns,
-/// each depth step's weights together, see panels.c).
-final class PanelWeights: @unchecked Sendable {
-    private let arena: PackingArena
-    private let storage: UnsafeMutablePointer<Float>
-    private let depth: Int
-
-    init(_ weight: FloatTensor, in arena: PackingArena) {
-        let (n, k) = (Int32(weight.shape[0]), Int32(weight.shape[1]))
-        self.arena = arena
-        depth = Int(k)
-        storage = arena.allocate(floats: cascade_panels_packed_count(n, k))
-        cascade_panels_pack(n, k, weight.pointer, k, storage)
-    }
-
-    /// The packed weights from column `column` on, a multiple of 16.
-    func columns(from column: Int) -> UnsafePointer<Float> {
-        precondition(column % 16 == 0, "panel slices start on a panel")
-        return UnsafePointer(storage + column * depth)
-    }
 }

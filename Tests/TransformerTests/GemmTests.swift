@@ -36,10 +36,18 @@ import Testing
 
     /// `w` packed for the skinny kernel, in a buffer aligned as the kernel needs.
     static func packed(_ w: [Float], columns: Int, depth: Int, ldw: Int) -> UnsafeMutableBufferPointer<Float> {
-        let count = cascade_skinny_packed_count(Int32(columns), Int32(depth))
+        aligned(cascade_skinny_packed_count(Int32(columns), Int32(depth))) {
+            cascade_skinny_pack(Int32(columns), Int32(depth), w, Int32(ldw), $0)
+        }
+    }
+
+    /// `count` floats in a buffer aligned as the kernels need, filled by `pack`.
+    static func aligned(
+        _ count: Int, _ pack: (UnsafeMutablePointer<Float>) -> Void
+    ) -> UnsafeMutableBufferPointer<Float> {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * 4, alignment: 64)
             .bindMemory(to: Float.self)
-        cascade_skinny_pack(Int32(columns), Int32(depth), w, Int32(ldw), buffer.baseAddress!)
+        pack(buffer.baseAddress!)
         return buffer
     }
 
@@ -98,11 +106,9 @@ import Testing
 
     /// `w` packed in panels of 16 columns, in a buffer aligned as the kernel needs.
     static func panels(_ w: [Float], columns: Int, depth: Int, ldw: Int) -> UnsafeMutableBufferPointer<Float> {
-        let count = cascade_panels_packed_count(Int32(columns), Int32(depth))
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count * 4, alignment: 64)
-            .bindMemory(to: Float.self)
-        cascade_panels_pack(Int32(columns), Int32(depth), w, Int32(ldw), buffer.baseAddress!)
-        return buffer
+        aligned(cascade_panels_packed_count(Int32(columns), Int32(depth))) {
+            cascade_panels_pack(Int32(columns), Int32(depth), w, Int32(ldw), $0)
+        }
     }
 
     /// Every row-tile height (1-6 and a remainder), full and partial panels, depths around the
