@@ -8,7 +8,7 @@
 #             cores), or the path of a `cascade` binary already built from it.
 #   ROUNDS        how many times each server runs every load, the two taking turns (default 1),
 #                 the first to go alternating from round to round.
-#   env: LOADS="idle flood ret1 ret16 mixed"   which loads (below) to run.
+#   env: LOADS="idle flood floor ret1 ret16 mixed"   which loads (below) to run.
 #        CONNECTIONS=1   HTTP/2 connections cascade-bench spreads its calls over (every load).
 #
 # Both servers serve the bundled sample (samples/debian-desc, 3,000 passages) read-only, with the
@@ -17,6 +17,10 @@
 # `retrieve_k:rerank_k`, closed loop:
 #   idle      1 caller at 100:20 (the goodput goal is set against this one's req/s)
 #   flood     64 callers at 100:20, each call with a 3 s deadline: goodput, refusals and their latency
+#   floor     the flood's first seconds with 100 ms deadlines, this checkout only: every call is refused
+#             at admission (its own estimate alone is longer), so no model work runs at any point and
+#             the refusals' latency is what 64 simultaneous calls cost the gRPC stacks of the client
+#             and the server on the same cores: the floor under the flood's first-second burst
 #   ret1      1 caller at 100:0;  ret16: 16 callers at 100:0: throughput
 #   mixed     2 callers at 100:50 beside 2 at 100:0: the retrieval-only calls' p50 and p99
 # Prints one table per round and a summary of medians; JSON reports stay in .cache/bench-scheduler.
@@ -25,10 +29,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 prev_rev=${1:-3c44176}
 rounds=${2:-1}
-loads=" ${LOADS:-idle flood ret1 ret16 mixed} "
+loads=" ${LOADS:-idle flood floor ret1 ret16 mixed} "
 wants() { [[ "$loads" == *" $1 "* ]]; }
 for name in $loads; do
-  case $name in idle | flood | ret1 | ret16 | mixed) ;; *) echo "error: unknown load '$name' in LOADS" >&2; exit 2 ;; esac
+  case $name in idle | flood | floor | ret1 | ret16 | mixed) ;; *) echo "error: unknown load '$name' in LOADS" >&2; exit 2 ;; esac
 done
 model=.cache/models/all-MiniLM-L6-v2
 head=Tests/Fixtures/Transformer/minilm-head/model.safetensors
@@ -91,6 +95,13 @@ run_server() {
       --deadline-ms 3000 --samples "$dir/flood.samples.jsonl"
     stop_server
   fi
+  if wants floor && [[ $name == *-new ]]; then
+    start_server "$bin" "$name.floor" "$@"
+    load "$dir/warm.json" --concurrency 2 --requests 40 --retrieve-k 100 --rerank-k 20
+    load "$dir/floor.json" --concurrency 64 --duration 2 --retrieve-k 100 --rerank-k 20 \
+      --deadline-ms 100 --samples "$dir/floor.samples.jsonl"
+    stop_server
+  fi
   # A fresh server for the rest: the flood's refusals must not shape what follows.
   if wants ret1 || wants ret16 || wants mixed; then
     start_server "$bin" "$name" "$@"
@@ -127,17 +138,18 @@ def read(path):
     except (OSError, ValueError):
         return None
 
-def refusal_p99_after(path, seconds):
-    """p99 of the refusals sent `seconds` into the flood or later: the first second holds the 64
-    callers' simultaneous first calls (and their quick retries), whose refusals all wait behind the
-    gRPC work of 64 new calls on 2 cores shared with the client; after it, the steady state."""
+def refusal_p99(path, start, end=float("inf")):
+    """p99 of the refusals (RESOURCE_EXHAUSTED) sent from `start` to `end` seconds into a run (a
+    call admitted and then late, DEADLINE_EXCEEDED, is not one). A flood's first second holds the
+    64 callers' simultaneous first calls (and their quick retries); after it, the steady state. The
+    `floor` load shows what that burst costs with no model work at all."""
     try:
         with open(path) as f:
             lines = [json.loads(line) for line in f]
     except (OSError, ValueError):
         return None
     times = sorted(s["done_ms"] - s["sent_ms"] for s in lines
-                   if s["outcome"] != "OK" and s["sent_ms"] >= seconds * 1000)
+                   if s["outcome"] == "RESOURCE_EXHAUSTED" and start * 1000 <= s["sent_ms"] < end * 1000)
     return times[min(len(times) - 1, int(len(times) * 0.99))] if times else None
 
 def figures(name):
@@ -153,11 +165,18 @@ def figures(name):
         f["flood ok"] = flood["completed"]
         f["flood failed"] = flood["failed"]
         f["flood ok p99 ms"] = flood["latencyMicros"]["p99"] / 1000
-        f["flood refusal p99 ms"] = flood["failureMicros"]["p99"] / 1000
-        steady = refusal_p99_after(f"{d}/flood.samples.jsonl", 1)
-        if steady is not None:
-            f["refusal p99 after 1 s"] = steady
+        f["flood failure p99 ms"] = flood["failureMicros"]["p99"] / 1000
+        f["flood late"] = flood["errors"].get("DEADLINE_EXCEEDED", 0)
+        spans = (("refusal p99", (0,)), ("refusal p99 1st second", (0, 1)), ("refusal p99 after 1 s", (1,)))
+        for key, span in spans:
+            value = refusal_p99(f"{d}/flood.samples.jsonl", *span)
+            if value is not None:
+                f[key] = value
         f["flood errors"] = ",".join(f"{k} {v}" for k, v in sorted(flood["errors"].items()))
+    floor = refusal_p99(f"{d}/floor.samples.jsonl", 0, 1)
+    if floor is not None:
+        f["floor p99 1st second"] = floor
+        f["floor errors"] = ",".join(f"{k} {v}" for k, v in sorted(read(f"{d}/floor.json")["errors"].items()))
     if ret1:
         f["ret1 req/s"] = ret1["throughput"]
         f["ret1 p50 ms"] = ret1["latencyMicros"]["p50"] / 1000
@@ -172,7 +191,8 @@ def figures(name):
     return f
 
 rows = ["idle req/s", "idle p50 ms", "flood goodput", "flood ok", "flood failed", "flood ok p99 ms",
-        "flood refusal p99 ms", "refusal p99 after 1 s", "ret1 req/s", "ret1 p50 ms", "ret16 req/s", "ret16 p99 ms",
+        "flood failure p99 ms", "flood late", "refusal p99", "refusal p99 1st second", "refusal p99 after 1 s", "floor p99 1st second",
+        "ret1 req/s", "ret1 p50 ms", "ret16 req/s", "ret16 p99 ms",
         "mixed 100:0 p50 ms", "mixed 100:0 p99 ms", "mixed 100:50 req/s"]
 per = {side: [figures(f"r{r}-{side}") for r in range(1, rounds + 1)] for side in ("old", "new")}
 
@@ -199,17 +219,24 @@ for key in rows:
     print(f"{key:24} {fmt(a):>12} {fmt(b):>12} {ratio:>10}")
 for side in ("old", "new"):
     for r, f in enumerate(per[side], 1):
-        if "flood errors" in f:
-            print(f"round {r} {side} flood errors: {f['flood errors'] or 'none'}")
+        for load in ("flood", "floor"):
+            if f"{load} errors" in f:
+                print(f"round {r} {side} {load} errors: {f[f'{load} errors'] or 'none'}")
 new = per["new"]
 print("\ngoals (this checkout, medians):")
 idle, good = med("new", "idle req/s"), med("new", "flood goodput")
 if idle and good is not None:
     print(f"  flood goodput / idle req/s = {good / idle:.2f} (goal >= 0.8)")
-all99, steady99 = med("new", "flood refusal p99 ms"), med("new", "refusal p99 after 1 s")
+all99, steady99 = med("new", "refusal p99"), med("new", "refusal p99 after 1 s")
+late = [f["flood late"] for f in per["new"] if "flood late" in f]
+if late:
+    print(f"  admitted calls that missed their deadline (DEADLINE_EXCEEDED), per round: {late} (goal: none)")
 if all99 is not None:
     after = "-" if steady99 is None else f"{steady99:.1f} ms"
     print(f"  flood refusals p99 {all99:.1f} ms over the run, {after} for those sent after its first second (goal < 10 ms)")
+first, floor = med("new", "refusal p99 1st second"), med("new", "floor p99 1st second")
+if first is not None and floor is not None:
+    print(f"  first second: flood refusals p99 {first:.1f} ms, the same burst refused without model work {floor:.1f} ms")
 r1, r16, vs_old = med("new", "ret1 req/s"), med("new", "ret16 req/s"), paired("ret16 req/s")
 if r1 and r16 and vs_old:
     print(f"  16 callers 100:0: {vs_old:.2f}x the previous release (goal >= 1.6), {r16 / r1:.2f}x one caller (goal >= 1.8)")
