@@ -5,8 +5,9 @@
 # Usage: Benchmarks/encoder.sh [THREADS] [MODEL_DIR] [ROUNDS]
 #   (defaults: 2, .cache/models/all-MiniLM-L6-v2, 3). PRECISIONS=fp32,fp16,int8 (the default) picks
 #   Swift's rows; CASCADE_ISA=avx2|portable lowers Swift's kernel path. The engines take turns round by round
-#   (Swift, the peers, Swift, ...) and the summary gives each one's median and the per-round ratios:
-#   on a shared machine the speed drifts within minutes, and turns expose both sides to it alike.
+#   (Swift, the peers, Swift, ...), and within a round Swift's precisions take turns run by run
+#   (encoder-bench loads them all first); the summary gives each one's median and the per-round
+#   ratios: on a shared machine the speed drifts within minutes, and turns expose both sides to it alike.
 #   Each round times 1,000 queries per engine (about 4 s of Swift's), so that one slow second of
 #   the machine does not make the round's median.
 # Needs the reference venv (scripts/reference-env.sh; override with CASCADE_REF_PYTHON).

@@ -2,8 +2,8 @@
 //   encoder-bench [--model DIR] [--threads N] [--batch B] [--length L] [--query-length Q] [--runs R]
 //                 [--query-runs R] [--no-rerank] [--precisions fp32,fp16,int8] [--accuracy QUERIES.tsv]
 // With --accuracy, no timing: each precision's query vectors against fp32's (Accuracy.swift).
-// Each precision is loaded in turn (the previous model freed first) and measured alike; one JSON
-// line per precision, engine "swift-<precision>", with its kernel path and load time.
+// Every precision is loaded first, then each measure runs the precisions in turns (`inTurns`); one
+// JSON line per precision, engine "swift-<precision>", with its kernel path and load time.
 // Inputs are synthetic token ids from a formula shared with Benchmarks/peers/encoder_peers.py, so both
 // sides encode exactly the same batch. Prints a human line per measure and one JSON line at the end.
 import Compute
@@ -100,43 +100,71 @@ let pairs = TokenBatch(
         return encoding
     })
 
-func measure(_ precision: Precision) throws {
-    let encoder = try SentenceEncoder(directory: URL(fileURLWithPath: options.model), precision: precision)
-    for _ in 0..<2 { _ = try encoder.embed(batch) }
-    var batchTimes: [Double] = []
-    for _ in 0..<options.runs { batchTimes.append(try seconds { _ = try encoder.embed(batch) }) }
-    for _ in 0..<20 { _ = try encoder.embed(query) }
-    var queryTimes: [Double] = []
-    for _ in 0..<options.queryRuns { queryTimes.append(try seconds { _ = try encoder.embed(query) }) }
+/// One precision's models, loaded before any timing.
+struct Engine {
+    let precision: Precision
+    let encoder: SentenceEncoder
+    let crossEncoder: CrossEncoder?
 
-    var rerankMs: Double?
-    if options.rerank, FileManager.default.fileExists(atPath: head.path) {
-        let crossEncoder = try CrossEncoder(
-            encoderDirectory: URL(fileURLWithPath: options.model), head: SafetensorsFile(path: head.path),
-            precision: precision)
-        _ = try crossEncoder.score(pairs)
-        var times: [Double] = []
-        for _ in 0..<options.runs { times.append(try seconds { _ = try crossEncoder.score(pairs) }) }
-        rerankMs = median(times) * 1000
-        print(
-            String(
-                format: "swift-%@ cross-encoder: 20 pairs x 160 tokens %.1f ms (median of %d)", precision.rawValue,
-                rerankMs!, options.runs))
+    init(_ precision: Precision) throws {
+        self.precision = precision
+        encoder = try SentenceEncoder(directory: URL(fileURLWithPath: options.model), precision: precision)
+        crossEncoder =
+            options.rerank && FileManager.default.fileExists(atPath: head.path)
+            ? try CrossEncoder(
+                encoderDirectory: URL(fileURLWithPath: options.model), head: SafetensorsFile(path: head.path),
+                precision: precision)
+            : nil
     }
+}
 
-    let tokens = Double(options.batch * options.length)
-    let throughput = tokens / median(batchTimes)
-    let latency = median(queryTimes) * 1000
-    print(
-        "swift-\(precision.rawValue) (\(encoder.kernelPath), loaded in \(String(format: "%.2f", encoder.loadSeconds)) s) "
-            + "\(encoder.architecture) \(options.batch)x\(options.length), \(options.threads) threads, "
-            + "OpenBLAS \(computeKernelName): \(Int(throughput)) tokens/s (median of \(options.runs)), "
-            + String(format: "%d-token query %.3f ms (median of %d)", options.queryLength, latency, options.queryRuns))
-    try printJSON(
-        SpeedReport(
-            engine: "swift-\(precision.rawValue)", kernel: computeKernelName, kernelPath: encoder.kernelPath,
-            threads: options.threads, tokensPerSecond: throughput, queryMs: latency, loadSeconds: encoder.loadSeconds,
-            rerankMs: rerankMs))
+/// Times `body(engine)` `runs` times per engine, the engines taking turns in blocks of `block` runs:
+/// the machine's speed drifts by 20% and more within a minute, and one precision measured after
+/// the other charged the drift to one side (int8 / fp32 rerank ratios 0.56-0.70 in three
+/// back-to-back runs). Blocks keep a model's weights as warm in the caches as a run of its own.
+func inTurns(_ engines: [Engine], runs: Int, block: Int, _ body: (Engine) throws -> Void) rethrows -> [[Double]] {
+    var times = [[Double]](repeating: [], count: engines.count)
+    for start in stride(from: 0, to: runs, by: block) {
+        for (index, engine) in engines.enumerated() {
+            for _ in start..<min(runs, start + block) { times[index].append(try seconds { try body(engine) }) }
+        }
+    }
+    return times
+}
+
+func measure(_ precisions: [Precision]) throws {
+    let engines = try precisions.map(Engine.init)
+    for engine in engines {
+        for _ in 0..<2 { _ = try engine.encoder.embed(batch) }
+        for _ in 0..<20 { _ = try engine.encoder.embed(query) }
+        _ = try engine.crossEncoder?.score(pairs)
+    }
+    let batchTimes = try inTurns(engines, runs: options.runs, block: 1) { _ = try $0.encoder.embed(batch) }
+    let queryTimes = try inTurns(engines, runs: options.queryRuns, block: 50) { _ = try $0.encoder.embed(query) }
+    let rerankTimes = try inTurns(engines, runs: options.runs, block: 1) { _ = try $0.crossEncoder?.score(pairs) }
+
+    for (index, engine) in engines.enumerated() {
+        let name = engine.precision.rawValue
+        let rerankMs = engine.crossEncoder.map { _ in median(rerankTimes[index]) * 1000 }
+        if let rerankMs {
+            print(
+                String(
+                    format: "swift-%@ cross-encoder: 20 pairs x 160 tokens %.1f ms (median of %d)", name, rerankMs,
+                    options.runs))
+        }
+        let throughput = Double(options.batch * options.length) / median(batchTimes[index])
+        let latency = median(queryTimes[index]) * 1000
+        print(
+            "swift-\(name) (\(engine.encoder.kernelPath), loaded in \(String(format: "%.2f", engine.encoder.loadSeconds)) s) "
+                + "\(engine.encoder.architecture) \(options.batch)x\(options.length), \(options.threads) threads, "
+                + "OpenBLAS \(computeKernelName): \(Int(throughput)) tokens/s (median of \(options.runs)), "
+                + String(format: "%d-token query %.3f ms (median of %d)", options.queryLength, latency, options.queryRuns))
+        try printJSON(
+            SpeedReport(
+                engine: "swift-\(name)", kernel: computeKernelName, kernelPath: engine.encoder.kernelPath,
+                threads: options.threads, tokensPerSecond: throughput, queryMs: latency,
+                loadSeconds: engine.encoder.loadSeconds, rerankMs: rerankMs))
+    }
 }
 
 /// The speed run's JSON line, which Benchmarks/encoder.sh reads.
@@ -167,7 +195,7 @@ do {
             queries: queries, model: URL(fileURLWithPath: options.model), precisions: options.precisions)
         exit(0)
     }
-    for precision in options.precisions { try measure(precision) }
+    try measure(options.precisions)
 } catch {
     fail("\(error)")
 }
