@@ -154,11 +154,13 @@ func measure(_ precisions: [Precision]) throws {
         }
         let throughput = Double(options.batch * options.length) / median(batchTimes[index])
         let latency = median(queryTimes[index]) * 1000
+        let loaded = String(format: "%.2f", engine.encoder.loadSeconds)
         print(
-            "swift-\(name) (\(engine.encoder.kernelPath), loaded in \(String(format: "%.2f", engine.encoder.loadSeconds)) s) "
-                + "\(engine.encoder.architecture) \(options.batch)x\(options.length), \(options.threads) threads, "
+            "swift-\(name) (\(engine.encoder.kernelPath), loaded in \(loaded) s) \(engine.encoder.architecture) "
+                + "\(options.batch)x\(options.length), \(options.threads) threads, "
                 + "OpenBLAS \(computeKernelName): \(Int(throughput)) tokens/s (median of \(options.runs)), "
-                + String(format: "%d-token query %.3f ms (median of %d)", options.queryLength, latency, options.queryRuns))
+                + String(
+                    format: "%d-token query %.3f ms (median of %d)", options.queryLength, latency, options.queryRuns))
         try printJSON(
             SpeedReport(
                 engine: "swift-\(name)", kernel: computeKernelName, kernelPath: engine.encoder.kernelPath,
