@@ -65,7 +65,7 @@ public final class Pipeline: Sendable {
             retriever: retriever, reranker: reranker, store: store, settings: configuration.scheduler,
             capacity: configuration.limits.queueCapacity)
         // Writers wait behind the same bound as model work: a flood of upserts is refused too.
-        self.writes = WriteQueue(capacity: configuration.limits.queueCapacity, name: "cascade.writes")
+        self.writes = WriteQueue(capacity: configuration.limits.queueCapacity, name: "cascade-writes")
         self.rerankCache = RerankCache(capacityBytes: configuration.scheduler.rerankCacheBytes)
     }
 

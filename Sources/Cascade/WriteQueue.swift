@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 import Synchronization
 
@@ -24,14 +25,16 @@ public final class WriteQueue: Sendable {
     private let core = Core()
 
     /// Starts the worker thread. `capacity` is the number of jobs allowed to wait (at least 1).
-    public init(capacity: Int, name: String = "cascade.writes") {
+    public init(capacity: Int, name: String = "cascade-writes") {
         precondition(capacity >= 1, "WriteQueue capacity must be at least 1")
         self.capacity = capacity
         self.name = name
         // The thread holds the core, not the queue, so dropping the last reference to the queue
         // still runs `deinit`, which stops the thread.
-        let thread = Thread { [core] in core.work() }
-        thread.name = name
+        let thread = Thread { [core] in
+            nameCurrentThread(name)
+            core.work()
+        }
         // Model code keeps its big buffers on the heap, but BLAS and deep call chains want more than
         // the 512 KiB Foundation gives secondary threads by default.
         thread.stackSize = 8 << 20

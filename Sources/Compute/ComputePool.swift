@@ -139,8 +139,10 @@ public final class ComputePool: @unchecked Sendable {
         // The generation before the loop being started, read here: a thread that starts late
         // must still see that loop as new.
         let generation = ticket.load(ordering: .relaxed) >> 8
-        let thread = Thread { [self] in self.work(worker, after: generation) }
-        thread.name = "cascade.compute.\(worker.slot)"
+        let thread = Thread { [self] in
+            nameCurrentThread("cascade-pool-\(worker.slot)")
+            self.work(worker, after: generation)
+        }
         thread.stackSize = 8 << 20  // BLAS wants more than Foundation's 512 KiB default
         thread.start()
     }
@@ -191,7 +193,7 @@ public final class ComputePool: @unchecked Sendable {
 }
 
 /// Sets how many threads one model run or vector scan uses (default: all cores). Model work should
-/// run one job at a time (as `ModelQueue` does): a second concurrent job gets no parallelism.
+/// run one job at a time (as `ModelScheduler` does): a second concurrent job gets no parallelism.
 public func setComputeThreads(_ count: Int) {
     ComputePool.shared.setThreads(count)
 }
@@ -204,6 +206,21 @@ public func lowerCurrentThreadPriority(to nice: Int) {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Int32(nice))
     #else
         _ = setpriority(PRIO_PROCESS, 0, Int32(nice))
+    #endif
+}
+
+/// Names the calling thread as `top -H`, `ps -L`, `perf` and debuggers show it (Linux keeps 15
+/// bytes; longer names are cut). Foundation's `Thread.name` does not reach the kernel on Linux, so
+/// a thread started from a Swift task showed under the name of the pool thread that started it.
+public func nameCurrentThread(_ name: String) {
+    #if os(Linux)
+        let fd = open("/proc/thread-self/comm", O_WRONLY)
+        guard fd >= 0 else { return }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    #else
+        _ = name.withCString { pthread_setname_np($0) }
     #endif
 }
 

@@ -42,6 +42,15 @@ private func eventually(_ condition: () -> Bool) async throws {
 }
 
 @Suite struct WriteQueueTests {
+    #if os(Linux)
+        /// The worker thread carries the queue's name where `top -H`, `perf` and debuggers look.
+        @Test func theWorkerThreadIsNamed() async throws {
+            let queue = WriteQueue(capacity: 1, name: "cascade-test-wq")
+            let name = try await queue.run { try String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8) }
+            #expect(name.value == "cascade-test-wq\n")
+        }
+    #endif
+
     @Test func runsJobsInOrderOneAtATime() async throws {
         let queue = WriteQueue(capacity: 8)
         let recorder = Recorder()

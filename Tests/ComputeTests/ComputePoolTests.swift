@@ -130,6 +130,24 @@ import Testing
         #expect(slots.allSatisfy { (0..<2).contains($0) })
     }
 
+    #if os(Linux)
+        /// Each worker carries its slot in the name `top -H`, `perf` and debuggers show. Tasks sleep a
+        /// little so that both workers join some loop.
+        @Test func workersAreNamedBySlot() {
+            let pool = ComputePool(threads: 3)
+            let names = Mutex<[Int: String]>([:])
+            for _ in 0..<1000 where names.withLock({ $0.count }) < 2 {
+                pool.run(16) { _, slot in
+                    guard slot > 0 else { return }
+                    usleep(200)
+                    let name = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)
+                    names.withLock { $0[slot] = name }
+                }
+            }
+            #expect(names.withLock { $0 } == [1: "cascade-pool-1\n", 2: "cascade-pool-2\n"])
+        }
+    #endif
+
     @Test(arguments: [(0, 16), (1, 16), (15, 16), (16, 16), (17, 16), (1000, 16), (1000, 1)])
     func rangesCoverEveryItemOnce(count: Int, grain: Int) {
         let pool = ComputePool(threads: 2)

@@ -50,10 +50,10 @@ public final class ModelScheduler: Sendable {
             longPassLayers: min(retriever.encoder.layers, reranker?.encoder.layers ?? .max))
         ComputePool.shared.setWorkerNice(settings.modelNice)
         let thread = Thread { [core, retriever, reranker, store, settings] in
+            nameCurrentThread("cascade-models")
             lowerCurrentThreadPriority(to: settings.modelNice)
             core.work(Runner(retriever: retriever, reranker: reranker, store: store, settings: settings))
         }
-        thread.name = "cascade.scheduler"
         // BLAS and deep call chains want more than the 512 KiB Foundation gives secondary threads.
         thread.stackSize = 8 << 20
         thread.start()
