@@ -131,15 +131,15 @@ import Testing
     }
 
     #if os(Linux)
-        /// Each worker carries its slot in the name `top -H`, `perf` and debuggers show. Tasks sleep a
-        /// little so that both workers join some loop.
+        /// Each worker carries its slot in the name `top -H`, `perf` and debuggers show. Every task
+        /// sleeps a little, the caller's too, so that both workers join some loop.
         @Test func workersAreNamedBySlot() {
             let pool = ComputePool(threads: 3)
             let names = Mutex<[Int: String]>([:])
             for _ in 0..<1000 where names.withLock({ $0.count }) < 2 {
                 pool.run(16) { _, slot in
-                    guard slot > 0 else { return }
                     usleep(200)
+                    guard slot > 0 else { return }
                     let name = try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)
                     names.withLock { $0[slot] = name }
                 }
