@@ -34,21 +34,9 @@ wants() { [[ "$loads" == *" $1 "* ]]; }
 for name in $loads; do
   case $name in idle | flood | floor | ret1 | ret16 | mixed) ;; *) echo "error: unknown load '$name' in LOADS" >&2; exit 2 ;; esac
 done
-model=.cache/models/all-MiniLM-L6-v2
-head=Tests/Fixtures/Transformer/minilm-head/model.safetensors
-queries=samples/debian-desc/queries.tsv
 out=.cache/bench-scheduler
-mkdir -p "$out"
-
-./scripts/fetch-model.sh >/dev/null
-# CASCADE_BIN_DIR: a folder holding this checkout's release `cascade` and `cascade-bench` already built.
-bin_dir=${CASCADE_BIN_DIR:-}
-if [ -z "$bin_dir" ]; then
-  echo "== build this checkout (release)"
-  swift build -c release --product cascade >/dev/null
-  swift build -c release --product cascade-bench >/dev/null
-  bin_dir=$(swift build -c release --show-bin-path)
-fi
+source Benchmarks/lib/sample-server.sh
+prepare_sample
 new_bin="$bin_dir/cascade"
 bench="$bin_dir/cascade-bench"
 
@@ -62,16 +50,6 @@ else
   (cd "$prev" && swift build -c release --product cascade >/dev/null)
   old_bin=$(cd "$prev" && swift build -c release --show-bin-path)/cascade
 fi
-
-store=.cache/index/debian-desc-sample
-echo "== index samples/debian-desc -> $store"
-"$new_bin" index --model "$model" --store "$store" samples/debian-desc/corpus.jsonl >/dev/null
-
-source Benchmarks/lib/sample-server.sh
-
-# The bench cycles through 300 queries, so a rerank cache would answer the later loads from what the
-# warm-up scored; it is off here (the previous release has none) and judged by its own tests.
-echo '{"scheduler": {"rerank_cache_bytes": 0}}' >"$out/no-cache.json"
 
 # load NAME FILE ARGS...: one cascade-bench run; JSON into FILE (a run with no success is kept too).
 load() {

@@ -28,23 +28,9 @@ load=("$@")
 [ ${#load[@]} -gt 0 ] || load=(--concurrency 1 --duration 20 --warmup 20 --retrieve-k 100 --rerank-k 20)
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "error: ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2; }
 
-model=.cache/models/all-MiniLM-L6-v2
-head=Tests/Fixtures/Transformer/minilm-head/model.safetensors
 out=.cache/bench-serve-ab
-mkdir -p "$out"
-./scripts/fetch-model.sh >/dev/null
-bin_dir=${CASCADE_BIN_DIR:-}
-if [ -z "$bin_dir" ]; then
-  echo "== build this checkout (release)" >&2
-  swift build -c release --product cascade >/dev/null
-  swift build -c release --product cascade-bench >/dev/null
-  bin_dir=$(swift build -c release --show-bin-path)
-fi
-store=.cache/index/debian-desc-sample
-"$bin_dir/cascade" index --model "$model" --store "$store" samples/debian-desc/corpus.jsonl >/dev/null 2>&1
-echo '{"scheduler": {"rerank_cache_bytes": 0}}' >"$out/no-cache.json"
-
 source Benchmarks/lib/sample-server.sh
+prepare_sample
 
 # measure NAME FLAGS...: a fresh server with FLAGS, the load once; its JSON report into $out/NAME.json.
 measure() {
@@ -53,7 +39,7 @@ measure() {
   local config=(--config "$out/no-cache.json")
   [[ " $* " != *" --config "* ]] || config=()
   start_server "$bin_dir/cascade" "$name" ${config[@]+"${config[@]}"} "$@"
-  "$bin_dir/cascade-bench" --target "$address" --queries samples/debian-desc/queries.tsv --json "${load[@]}" \
+  "$bin_dir/cascade-bench" --target "$address" --queries "$queries" --json "${load[@]}" \
     >"$out/$name.json" 2>>"$out/bench.log"
   stop_server
 }

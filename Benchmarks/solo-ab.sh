@@ -22,46 +22,14 @@ turn=${TURN_SECONDS:-2}
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "error: ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2; }
 [ -x "$old_bin" ] || { echo "error: no executable at $1" >&2; exit 2; }
 
-model=.cache/models/all-MiniLM-L6-v2
-head=Tests/Fixtures/Transformer/minilm-head/model.safetensors
-store=.cache/index/debian-desc-sample
-queries=samples/debian-desc/queries.tsv
 out=.cache/bench-solo-ab
 rm -rf "$out"
-mkdir -p "$out"
-./scripts/fetch-model.sh >/dev/null
-bin_dir=${CASCADE_BIN_DIR:-}
-if [ -z "$bin_dir" ]; then
-  swift build -c release --product cascade >/dev/null
-  swift build -c release --product cascade-bench >/dev/null
-  bin_dir=$(swift build -c release --show-bin-path)
-fi
-"$bin_dir/cascade" index --model "$model" --store "$store" samples/debian-desc/corpus.jsonl >/dev/null 2>&1
-echo '{"scheduler": {"rerank_cache_bytes": 0}}' >"$out/no-cache.json"
-
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true' EXIT
-# serve NAME BIN [FLAGS...]: starts a server and prints its address.
-serve() {
-  local name=$1 bin=$2
-  shift 2
-  "$bin" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" --read-only \
-    --host 127.0.0.1 --port 0 "$@" >"$out/$name.out" 2>"$out/$name.log" &
-  pids+=($!)
-}
-address() {
-  for _ in $(seq 1 300); do
-    local a
-    a=$(sed -n 's/^listening on //p' "$out/$1.out")
-    [ -n "$a" ] && { echo "$a"; return; }
-    sleep 0.1
-  done
-  echo "error: the $1 server did not start; see $out/$1.log" >&2
-  exit 1
-}
-serve old "$old_bin"
-serve new "$bin_dir/cascade" --config "$out/no-cache.json"
-declare -A addr=([old]=$(address old) [new]=$(address new))
+source Benchmarks/lib/sample-server.sh
+prepare_sample
+start_server "$old_bin" old
+old_address=$address
+start_server "$bin_dir/cascade" new --config "$out/no-cache.json"
+declare -A addr=([old]=$old_address [new]=$address)
 
 load() {
   "$bin_dir/cascade-bench" --target "${addr[$1]}" --queries "$queries" --concurrency 1 --retrieve-k 100 \

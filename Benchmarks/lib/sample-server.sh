@@ -1,7 +1,37 @@
-# Sourced by scheduler.sh and serve-ab.sh: one `cascade serve` of the bundled sample at a time,
-# stopped when the script exits. The caller sets $model, $head, $store and $out.
+# Sourced by scheduler.sh, serve-ab.sh and solo-ab.sh: the bundled sample (samples/debian-desc,
+# 3,000 passages) served read-only by `cascade serve` with the demo's models, servers stopped when
+# the script exits. The caller sets $out (created here) before sourcing, from the checkout's root.
+model=.cache/models/all-MiniLM-L6-v2
+head=Tests/Fixtures/Transformer/minilm-head/model.safetensors
+store=.cache/index/debian-desc-sample
+queries=samples/debian-desc/queries.tsv
+mkdir -p "$out"
+
+# prepare_sample: fetches the model; sets $bin_dir to this checkout's release `cascade` and
+# `cascade-bench` (CASCADE_BIN_DIR, or built here); indexes the sample into $store (resumable: a
+# later run finds it whole); writes $out/no-cache.json, a config with the rerank cache off (the
+# benches cycle through 300 queries, so a cache would answer later loads from what the warm-up
+# scored; the previous release has none, and the cache is judged by its own tests).
+prepare_sample() {
+  ./scripts/fetch-model.sh >/dev/null
+  bin_dir=${CASCADE_BIN_DIR:-}
+  if [ -z "$bin_dir" ]; then
+    echo "== build this checkout (release)" >&2
+    swift build -c release --product cascade >/dev/null
+    swift build -c release --product cascade-bench >/dev/null
+    bin_dir=$(swift build -c release --show-bin-path)
+  fi
+  echo "== index samples/debian-desc -> $store" >&2
+  "$bin_dir/cascade" index --model "$model" --store "$store" samples/debian-desc/corpus.jsonl >/dev/null \
+    2>"$out/index.log" || { cat "$out/index.log" >&2; exit 1; }
+  echo '{"scheduler": {"rerank_cache_bytes": 0}}' >"$out/no-cache.json"
+}
+
+servers=()
 server_pid=""
 address=""
+
+# stop_server: stops the server started last (SIGTERM, then waits for it to drain).
 stop_server() {
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid" 2>/dev/null || true
@@ -9,10 +39,16 @@ stop_server() {
   fi
   server_pid=""
 }
-trap stop_server EXIT
+stop_all_servers() {
+  for pid in ${servers[@]+"${servers[@]}"}; do
+    server_pid=$pid
+    stop_server
+  done
+}
+trap stop_all_servers EXIT
 
 # start_server BIN NAME [SERVE ARGS...]: serves the sample read-only on an ephemeral port, logs in
-# $out/NAME.server.{out,log}; sets $server_pid and $address.
+# $out/NAME.server.{out,log}; sets $server_pid and $address. Servers started earlier keep running.
 start_server() {
   local bin=$1 name=$2
   shift 2
@@ -22,6 +58,7 @@ start_server() {
   "$bin" serve --store "$store" --retriever "$model" --reranker "$model" --reranker-head "$head" --read-only \
     --host 127.0.0.1 --port 0 "$@" >"$out/$name.server.out" 2>"$out/$name.server.log" &
   server_pid=$!
+  servers+=("$server_pid")
   address=""
   for _ in $(seq 1 300); do
     address=$(sed -n 's/^listening on //p' "$out/$name.server.out")
