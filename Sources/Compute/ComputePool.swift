@@ -24,6 +24,8 @@ public final class ComputePool: @unchecked Sendable {
 
     private let width: Atomic<Int>
     private let nice = Atomic<Int>(0)
+    /// No thread runs the pool's tasks at a lower nice value than this (see `processNice`).
+    private let floorNice: Int
     private let busy = Atomic<Bool>(false)
     /// The current loop's generation in the high bits and its worker count in the low byte, so a
     /// worker reads both in one load and never mistakes one loop's count for another's.
@@ -50,8 +52,9 @@ public final class ComputePool: @unchecked Sendable {
         init(slot: Int) { self.slot = slot }
     }
 
-    public init(threads: Int) {
+    public init(threads: Int, floorNice: Int = processNice) {
         width = Atomic(max(1, min(threads, 255)))
+        self.floorNice = floorNice
         loop = .allocate(capacity: 1)
         loop.initialize(to: Loop())
         // Parallelism comes from the pool; a threaded GEMM inside a task would oversubscribe the
@@ -81,6 +84,8 @@ public final class ComputePool: @unchecked Sendable {
     /// task may use per-slot scratch memory that the caller owns. Tasks are claimed one at a time, so
     /// uneven tasks balance out.
     public func run(_ count: Int, maxSlots: Int = .max, _ body: (_ task: Int, _ slot: Int) -> Void) {
+        // Only a niced process pays this system call: its task threads start at nice 0.
+        if floorNice > 0, currentThreadNice() < floorNice { lowerCurrentThreadPriority(to: floorNice) }
         let helpers = min(threads, count, maxSlots) - 1
         guard helpers > 0, busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             for task in 0..<count { body(task, 0) }
@@ -149,13 +154,13 @@ public final class ComputePool: @unchecked Sendable {
 
     private func work(_ worker: Worker, after generation: Int) -> Never {
         var seen = generation
-        var niceness = 0
+        var niceness: Int?
         while true {
             let current = waitForLoop(after: seen, worker)
-            let wanted = nice.load(ordering: .relaxed)
+            let wanted = max(nice.load(ordering: .relaxed), floorNice)
             if wanted != niceness {
                 niceness = wanted
-                lowerCurrentThreadPriority(to: niceness)
+                lowerCurrentThreadPriority(to: wanted, floor: floorNice)
             }
             seen = current >> 8
             guard worker.slot <= current & 0xFF else { continue }
@@ -196,32 +201,6 @@ public final class ComputePool: @unchecked Sendable {
 /// run one job at a time (as `ModelScheduler` does): a second concurrent job gets no parallelism.
 public func setComputeThreads(_ count: Int) {
     ComputePool.shared.setThreads(count)
-}
-
-/// Sets the calling thread's nice value (Linux keeps one per thread). A server runs its model
-/// threads a little below its network threads, so that a refusal or a short request is answered
-/// while a long forward pass holds the cores.
-public func lowerCurrentThreadPriority(to nice: Int) {
-    #if os(Linux)
-        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Int32(nice))
-    #else
-        _ = setpriority(PRIO_PROCESS, 0, Int32(nice))
-    #endif
-}
-
-/// Names the calling thread as `top -H`, `ps -L`, `perf` and debuggers show it (Linux keeps 15
-/// bytes; longer names are cut). Foundation's `Thread.name` does not reach the kernel on Linux, so
-/// a thread started from a Swift task showed under the name of the pool thread that started it.
-public func nameCurrentThread(_ name: String) {
-    #if os(Linux)
-        let fd = open("/proc/thread-self/comm", O_WRONLY)
-        guard fd >= 0 else { return }
-        let bytes = Array(name.utf8.prefix(15))
-        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-    #else
-        _ = name.withCString { pthread_setname_np($0) }
-    #endif
 }
 
 /// The OpenBLAS kernel family in use (e.g. "Haswell", "Zen", "SkylakeX"), for benchmark reports.

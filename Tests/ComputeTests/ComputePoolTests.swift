@@ -146,6 +146,43 @@ import Testing
             }
             #expect(names.withLock { $0 } == [1: "cascade-pool-1\n", 2: "cascade-pool-2\n"])
         }
+
+        /// A process started under `nice -n 19`: its task threads run at nice 0 all the same, so the
+        /// thread calling `run` (here a fresh one at the test's nice) and the workers both take the
+        /// floor before they run tasks.
+        @Test func everyThreadOfALoopTakesTheFloorNice() {
+            let pool = ComputePool(threads: 2, floorNice: 19)
+            let seen = Mutex<[Int: Int]>([:])
+            let done = DispatchSemaphore(value: 0)
+            let caller = Thread {
+                for _ in 0..<1000 where seen.withLock({ $0.count }) < 2 {
+                    pool.run(16) { _, slot in
+                        usleep(200)
+                        let nice = currentThreadNice()
+                        seen.withLock { $0[slot] = nice }
+                    }
+                }
+                done.signal()
+            }
+            caller.start()
+            done.wait()
+            #expect(seen.withLock { $0 } == [0: 19, 1: 19])
+        }
+
+        @Test func aThreadIsNeverMadeMoreUrgentThanTheFloor() {
+            let niceness = Mutex<[Int]>([])
+            let done = DispatchSemaphore(value: 0)
+            let thread = Thread {
+                lowerCurrentThreadPriority(to: 12, floor: 15)
+                let first = currentThreadNice()
+                lowerCurrentThreadPriority(to: 18, floor: 15)
+                niceness.withLock { $0 = [first, currentThreadNice()] }
+                done.signal()
+            }
+            thread.start()
+            done.wait()
+            #expect(niceness.withLock { $0 } == [15, 18])
+        }
     #endif
 
     @Test(arguments: [(0, 16), (1, 16), (15, 16), (16, 16), (17, 16), (1000, 16), (1000, 1)])
