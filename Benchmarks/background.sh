@@ -14,15 +14,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 [ $# -ge 1 ] || { echo "usage: $0 PREVIOUS_CASCADE [ROUNDS]" >&2; exit 2; }
-old_bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-rounds=${2:-3}
-turn=${TURN_SECONDS:-10}
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "error: ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2; }
-[ -x "$old_bin" ] || { echo "error: no executable at $1" >&2; exit 2; }
-
 out=.cache/bench-background
 rm -rf "$out"
 source Benchmarks/lib/sample-server.sh
+old_bin=$(previous_cascade "$1")
+rounds=${2:-3}
+positive_rounds "$rounds"
+turn=${TURN_SECONDS:-10}
 prepare_sample
 start_server "$bin_dir/cascade" server --config "$out/no-cache.json"
 # Texts enough to outlast a turn: the sample's passages, over and over.

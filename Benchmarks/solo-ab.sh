@@ -15,16 +15,14 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 [ $# -ge 1 ] || { echo "usage: $0 PREVIOUS_CASCADE [ROUNDS] [RERANK_K]" >&2; exit 2; }
-old_bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-rounds=${2:-15}
-rerank_k=${3:-0}
-turn=${TURN_SECONDS:-2}
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "error: ROUNDS must be a positive integer, not '$rounds'" >&2; exit 2; }
-[ -x "$old_bin" ] || { echo "error: no executable at $1" >&2; exit 2; }
-
 out=.cache/bench-solo-ab
 rm -rf "$out"
 source Benchmarks/lib/sample-server.sh
+old_bin=$(previous_cascade "$1")
+rounds=${2:-15}
+positive_rounds "$rounds"
+rerank_k=${3:-0}
+turn=${TURN_SECONDS:-2}
 prepare_sample
 start_server "$old_bin" old
 old_address=$address

@@ -1,6 +1,7 @@
-# Sourced by scheduler.sh, serve-ab.sh and solo-ab.sh: the bundled sample (samples/debian-desc,
-# 3,000 passages) served read-only by `cascade serve` with the demo's models, servers stopped when
-# the script exits. The caller sets $out (created here) before sourcing, from the checkout's root.
+# Sourced by scheduler.sh, serve-ab.sh, solo-ab.sh and background.sh: the bundled sample
+# (samples/debian-desc, 3,000 passages) served read-only by `cascade serve` with the demo's models,
+# servers stopped when the script exits. The caller sets $out (created here) before sourcing, from
+# the checkout's root.
 model=.cache/models/all-MiniLM-L6-v2
 head=Tests/Fixtures/Transformer/minilm-head/model.safetensors
 store=.cache/index/debian-desc-sample
@@ -25,6 +26,17 @@ prepare_sample() {
   "$bin_dir/cascade" index --model "$model" --store "$store" samples/debian-desc/corpus.jsonl >/dev/null \
     2>"$out/index.log" || { cat "$out/index.log" >&2; exit 1; }
   echo '{"scheduler": {"rerank_cache_bytes": 0}}' >"$out/no-cache.json"
+}
+
+# previous_cascade PATH: prints PATH made absolute; exits 2 unless it is an executable.
+previous_cascade() {
+  [ -x "$1" ] || { echo "error: no executable at $1" >&2; exit 2; }
+  echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+}
+
+# positive_rounds N: exits 2 unless N is a positive integer.
+positive_rounds() {
+  [[ "$1" =~ ^[1-9][0-9]*$ ]] || { echo "error: ROUNDS must be a positive integer, not '$1'" >&2; exit 2; }
 }
 
 servers=()
