@@ -1,11 +1,11 @@
 import Foundation
 
 // Linux keeps a nice value per thread, and a new thread takes its creator's. Swift's task threads
-// come from libdispatch, which runs them at nice 0 whatever the process was started with, and
-// the pool's workers started from one of them took that 0 too: `nice -n 19 cascade index` ran its
-// model work at nice 0 and a server beside it (model threads at 10) answered a reranked search
-// in 2.9 s instead of 0.3 s. So every thread that runs model work takes the process's nice value
-// as its floor.
+// come from libdispatch, and in a process started under `nice -n 19` they ran at nice 0 (`ps -L`);
+// the pool's workers started from one of them took that 0 too. So `nice -n 19 cascade index` ran
+// its model work at nice 0, and a server beside it (model threads at 10) answered a reranked
+// search in 2.9 s instead of 0.3 s. Every thread that runs model work now takes the process's
+// nice value as its floor.
 
 /// The nice value the process was started with (`nice -n 19 cascade ...`): its main thread's.
 public let processNice: Int = {
