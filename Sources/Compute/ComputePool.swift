@@ -157,7 +157,7 @@ public final class ComputePool: @unchecked Sendable {
         var niceness: Int?
         while true {
             let current = waitForLoop(after: seen, worker)
-            let wanted = max(nice.load(ordering: .relaxed), floorNice)
+            let wanted = nice.load(ordering: .relaxed)
             if wanted != niceness {
                 niceness = wanted
                 lowerCurrentThreadPriority(to: wanted, floor: floorNice)
