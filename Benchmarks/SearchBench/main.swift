@@ -98,19 +98,14 @@ struct Options {
     }
 }
 
-/// SplitMix64 and Box-Muller: reproducible Gaussian vectors, normalised to unit length.
+/// Box-Muller over SplitMix64: reproducible Gaussian vectors, normalised to unit length.
 struct Generator {
-    var state: UInt64
+    var random: SplitMix64
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    init(state: UInt64) { random = SplitMix64(seed: state) }
 
-    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
+    /// In (0, 1): never 0, which Box-Muller takes the log of.
+    mutating func uniform() -> Double { (Double(random.next() >> 11) + 0.5) / Double(1 << 53) }
     mutating func gaussian() -> Float { Float((-2 * log(uniform())).squareRoot() * cos(2 * Double.pi * uniform())) }
 
     mutating func unitVectors(_ count: Int, _ dim: Int) -> [Float] {
@@ -130,7 +125,7 @@ struct Generator {
         var out = [Float](repeating: 0, count: count * dim)
         let sigma = spread / Float(dim).squareRoot()
         for row in 0..<count {
-            let c = Int(next() % UInt64(centres))
+            let c = Int(random.next() % UInt64(centres))
             for j in 0..<dim { out[row * dim + j] = middles[c * dim + j] + sigma * gaussian() }
             normalise(&out, row: row, dim: dim)
         }

@@ -88,7 +88,7 @@ enum SphericalKMeans {
     static func train(points: [Float], dimension: Int, k: Int, iterations: Int, seed: UInt64) -> [Float] {
         let n = points.count / dimension
         precondition(n >= k && k > 0)
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(seed: seed)
         // Distinct random points to start from.
         var order = Array(0..<n)
         for i in 0..<k { order.swapAt(i, i + Int(rng.next() % UInt64(n - i))) }
@@ -120,16 +120,23 @@ enum SphericalKMeans {
     }
 }
 
-/// SplitMix64, for reproducible samples and seeds.
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
+/// SplitMix64: a tiny seeded generator, so that k-means samples (and the benchmarks' and tests'
+/// data) are the same from a seed on every platform, which Swift's own generators do not promise.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    public mutating func unitInterval() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 }
 
 /// Hands out and takes back slots in one write transaction: dense slot numbers in a plain store;

@@ -45,7 +45,7 @@ extension VectorStore {
             let slots = try liveSlots(txn)
             try VectorStore.checkPartitionCount(partitions, vectors: slots.count)
             let records = try Records(txn, dbs, blockSize: blockSize)
-            var rng = SplitMix(state: seed)
+            var rng = SplitMix64(seed: seed)
             var chosen = slots
             let size = min(slots.count, partitions * max(1, samplePerPartition))
             for i in 0..<size { chosen.swapAt(i, i + Int(rng.next() % UInt64(slots.count - i))) }

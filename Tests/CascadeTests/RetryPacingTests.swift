@@ -19,7 +19,7 @@ import Testing
         let service = 0.4
         let origin = ContinuousClock.now
         var pacing = RetryPacing()
-        var random = SplitMix(state: 7)
+        var random = SplitMix64(seed: 7)
         var next = (0..<callers).map { Double($0) * 0.001 }
         var busyUntil = 0.0
         var outcome = Outcome()
@@ -37,7 +37,7 @@ import Testing
                 if counted { outcome.admitted += 1 }
             } else {
                 let own = busyUntil - t
-                let wait = paced ? pacing.refused(at: now, atLeast: own, unit: random.unit()) : own
+                let wait = paced ? pacing.refused(at: now, atLeast: own, unit: random.unitInterval()) : own
                 next[caller] = t + wait
                 if counted { outcome.refused += 1 }
             }
@@ -65,8 +65,4 @@ import Testing
             #expect(wait <= RetryPacing.longest)
         }
     }
-}
-
-extension SplitMix {
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

@@ -5,7 +5,7 @@ import Testing
 
 /// Unit vectors around `centres` random centres (a Gaussian mixture on the sphere), like
 /// embeddings of topical text.
-func clusteredVectors(_ count: Int, dimension: Int, centres: Int, spread: Float, rng: inout SeededRandom) -> [[Float]] {
+func clusteredVectors(_ count: Int, dimension: Int, centres: Int, spread: Float, rng: inout SplitMix64) -> [[Float]] {
     func gaussian() -> Float {
         let u = max(Float.random(in: 0...1, using: &rng), 1e-12)
         return (-2 * log(u)).squareRoot() * cos(2 * .pi * Float.random(in: 0...1, using: &rng))
@@ -32,7 +32,7 @@ func recall(_ got: [Hit], _ expected: [Hit]) -> Double {
     @Test(arguments: [VectorCodes.int8, .fp16])
     func rescoringEverythingEqualsExactSearch(codes: VectorCodes) throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 3)
+        var rng = SplitMix64(seed: 3)
         let dimension = 24
         let store = try VectorStore.open(
             at: dir.store(), model: model(dimension: dimension), options: StoreOptions(blockSize: 64, codes: codes))
@@ -58,7 +58,7 @@ func recall(_ got: [Hit], _ expected: [Hit]) -> Double {
     @Test(arguments: [VectorCodes.int8, .fp16])
     func defaultRescoringKeepsTheExactTopTen(codes: VectorCodes) throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 8)
+        var rng = SplitMix64(seed: 8)
         let dimension = 64
         let vectors = clusteredVectors(4000, dimension: dimension, centres: 40, spread: 0.08, rng: &rng)
         let exact = try VectorStore.open(

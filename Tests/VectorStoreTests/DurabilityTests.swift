@@ -6,7 +6,7 @@ import Testing
 @Suite struct DurabilityTests {
     @Test func mapGrowsAcrossManyInserts() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let dimension = 64
         let store = try VectorStore.open(
             at: dir.store(), model: model(dimension: dimension),

@@ -22,7 +22,7 @@ import Testing
     /// per value (as before format 4): the same answers, a quarter less disk at 768 dimensions.
     @Test func groupedVectorsAnswerAsUngroupedOnesInLessSpace() throws {
         let dimension = 768
-        var rng = SeededRandom(seed: 41)
+        var rng = SplitMix64(seed: 41)
         let items = (0..<(29 * 20)).map {
             (passage: Passage(id: "d\($0)", text: "text \($0)"), vector: integerVector(dimension, &rng))
         }

@@ -15,7 +15,7 @@ import Testing
 
         init() throws {
             dir = try TempDir()
-            var rng = SeededRandom(seed: 21)
+            var rng = SplitMix64(seed: 21)
             let dimension = 24
             store = try smallStore(dir, dimension: dimension, similarity: .cosine, blockSize: 32, codes: .fp32)
             let vectors = clusteredVectors(3000, dimension: dimension, centres: 16, spread: 0.35, rng: &rng)

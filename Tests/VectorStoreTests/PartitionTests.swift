@@ -17,7 +17,7 @@ import Testing
     @Test(arguments: [VectorCodes.fp32, .int8])
     func probingEveryPartitionEqualsExactSearch(codes: VectorCodes) throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 12)
+        var rng = SplitMix64(seed: 12)
         let dimension = 16
         let store = try smallStore(dir, dimension: dimension, blockSize: 32, codes: codes)
         let vectors = (0..<900).map { _ in integerVector(dimension, &rng) }
@@ -44,7 +44,7 @@ import Testing
     /// random; see `Environment.readAtRandom`), which needs the map's start found from a leaf page.
     @Test func probingSearchesReadTheMapAtRandom() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 14)
+        var rng = SplitMix64(seed: 14)
         let store = try smallStore(dir, dimension: 16, blockSize: 32)
         let vectors = (0..<600).map { _ in integerVector(16, &rng) }
         try store.upsert(items(vectors))
@@ -62,7 +62,7 @@ import Testing
 
     @Test func upsertsAndDeletesLandInTheirPartition() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 13)
+        var rng = SplitMix64(seed: 13)
         let dimension = 32
         let store = try smallStore(dir, dimension: dimension, similarity: .cosine)
         let vectors = clusteredVectors(1200, dimension: dimension, centres: 8, spread: 0.1, rng: &rng)
@@ -114,7 +114,7 @@ import Testing
 
     @Test func killedRepartitionLeavesTheStoreBeforeOrAfter() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 14)
+        var rng = SplitMix64(seed: 14)
         let dimension = RepartitionModel.model.dimension
         let vectors = clusteredVectors(20000, dimension: dimension, centres: 20, spread: 0.2, rng: &rng)
         var reference = [String: [Float]]()

@@ -23,7 +23,7 @@ private struct Expected {
     }
 }
 
-private func batch(_ prefix: String, _ count: Int, dimension: Int, rng: inout SeededRandom)
+private func batch(_ prefix: String, _ count: Int, dimension: Int, rng: inout SplitMix64)
     -> [(passage: Passage, vector: [Float])]
 {
     (0..<count).map {
@@ -45,7 +45,7 @@ private func expectHolds(_ store: VectorStore, _ expected: Expected, sourceLocat
         #expect(passage?.text == expected.texts[id], "\(id)", sourceLocation: sourceLocation)
         #expect(try store.vector(id: id) == expected.vectors[id], "\(id)", sourceLocation: sourceLocation)
     }
-    var rng = SeededRandom(seed: 99)
+    var rng = SplitMix64(seed: 99)
     for _ in 0..<5 {
         let query = integerVector(store.model.dimension, &rng)
         let hits = try store.search(query, k: 40, options: SearchOptions(rescoreK: 10_000, nprobe: 65536))
@@ -72,7 +72,7 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
     @Test(arguments: [(VectorCodes.fp32, true), (.fp16, true), (.int8, true), (.int8, false)])
     func relayoutInSmallBatchesKeepsEveryPassage(codes: VectorCodes, grouped: Bool) throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 21)
+        var rng = SplitMix64(seed: 21)
         let dimension = 16
         let created = try smallStore(dir, dimension: dimension, blockSize: 32, codes: codes)
         let store = grouped ? created : try makeUngrouped(created)
@@ -122,7 +122,7 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
 
     @Test func anOlderPartitionedStoreStillWorksAndIsMigratedByARepartition() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 22)
+        var rng = SplitMix64(seed: 22)
         let dimension = 16
         // What an older build left: a format 2 store with centroids, whose passages and full
         // vectors are keyed by slot, one full vector per value.
@@ -166,7 +166,7 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
 
     @Test func repartitionLeavesTextsAndFullVectorsWhereTheyAre() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 23)
+        var rng = SplitMix64(seed: 23)
         let dimension = 64
         let store = try smallStore(dir, dimension: dimension)
         try store.upsert(batch("d", 500, dimension: dimension, rng: &rng))
@@ -210,7 +210,7 @@ private func formatVersion(_ store: VectorStore) throws -> Int { try store.stats
 
     @Test func trainingOnGivenVectorsPartitionsAnEmptyStoreWithoutData() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 24)
+        var rng = SplitMix64(seed: 24)
         let dimension = 16
         let store = try smallStore(dir, dimension: dimension, similarity: .cosine)
         let vectors = clusteredVectors(400, dimension: dimension, centres: 5, spread: 0.1, rng: &rng)

@@ -25,7 +25,7 @@ import Testing
     /// 1,027 rows: the AVX2 loop's four quarters of 256 rows and three rows left over.
     @Test(arguments: [(384, 9), (37, 5), (64, 4), (768, 3), (5, 1), (96, 1027)])
     func int8PathsMatchTheIntegerReferenceBitForBit(dim: Int, rows: Int) throws {
-        var rng = SeededRandom(seed: UInt64(dim * 31 + rows))
+        var rng = SplitMix64(seed: UInt64(dim * 31 + rows))
         var codes = (0..<rows * dim).map { _ in Int8.random(in: -127...127, using: &rng) }
         let scales = (0..<rows).map { _ in Float.random(in: 0.0001...0.01, using: &rng) }
         var query = (0..<dim).map { _ in Int8.random(in: -64...64, using: &rng) }
@@ -51,7 +51,7 @@ import Testing
 
     @Test(arguments: [(384, 9), (37, 5), (16, 4), (768, 3), (5, 1)])
     func fp16PathsMatchTheDoubleReference(dim: Int, rows: Int) throws {
-        var rng = SeededRandom(seed: UInt64(dim * 17 + rows))
+        var rng = SplitMix64(seed: UInt64(dim * 17 + rows))
         let halves = (0..<rows * dim).map { _ in Float16(Float.random(in: -1...1, using: &rng)) }
         let query = (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) }
         let expected = (0..<rows).map { r in
@@ -89,7 +89,7 @@ import Testing
     }
 
     @Test func int8CodesRoundTripWithinHalfAStep() {
-        var rng = SeededRandom(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let vector = (0..<384).map { _ in Float.random(in: -0.3...0.3, using: &rng) }
         let (codes, scale) = Int8Code.encode(vector)
         #expect(codes.map { abs(Int($0)) }.max() == 127)

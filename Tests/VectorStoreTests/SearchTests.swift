@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct SearchTests {
     /// Random ids so that slot order and id order disagree (the tie-break must use ids).
-    func randomItems(_ count: Int, dimension: Int, rng: inout SeededRandom) -> [(passage: Passage, vector: [Float])] {
+    func randomItems(_ count: Int, dimension: Int, rng: inout SplitMix64) -> [(passage: Passage, vector: [Float])] {
         (0..<count).map { i in
             let id = "doc-\(UInt32.random(in: 0...UInt32.max, using: &rng))-\(i)"
             return (passage: Passage(id: id, text: "text of \(id)"), vector: integerVector(dimension, &rng))
@@ -15,7 +15,7 @@ import Testing
     @Test(arguments: [1, 7, 100, 1000])
     func searchEqualsBruteForce(k: Int) throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let dimension = 16
         // Small blocks: many blocks, a partial last block.
         let store = try VectorStore.open(
@@ -41,7 +41,7 @@ import Testing
 
     @Test func batchedSearchEqualsSingleSearches() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 21)
+        var rng = SplitMix64(seed: 21)
         let store = try VectorStore.open(
             at: dir.store(), model: model(dimension: 12), options: StoreOptions(blockSize: 100))
         let items = randomItems(700, dimension: 12, rng: &rng)
@@ -59,7 +59,7 @@ import Testing
 
     @Test func kLargerThanCountReturnsEverything() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let store = try VectorStore.open(at: dir.store(), model: model(dimension: 8))
         let items = randomItems(30, dimension: 8, rng: &rng)
         try store.upsert(items)
@@ -93,7 +93,7 @@ import Testing
 
     @Test func deletedSlotsAreReusedAndSearchedCorrectly() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 9)
+        var rng = SplitMix64(seed: 9)
         let store = try VectorStore.open(
             at: dir.store(), model: model(dimension: 8), options: StoreOptions(blockSize: 16))
         var reference = [String: [Float]]()
@@ -151,7 +151,7 @@ import Testing
 @Suite struct TopKTests {
     /// The selection alone, against sorting, on data with heavy ties.
     @Test func selectionKeepsEveryBoundaryTie() {
-        var rng = SeededRandom(seed: 3)
+        var rng = SplitMix64(seed: 3)
         let scores = (0..<5000).map { _ in Float(Int.random(in: 0...20, using: &rng)) }
         for k in [1, 5, 64, 999] {
             var top = TopK(k: k)

@@ -17,20 +17,6 @@ final class TempDir {
     func store(_ name: String = "store") -> URL { url.appendingPathComponent(name) }
 }
 
-/// SplitMix64: reproducible test data without Foundation's unseeded generators.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func model(dimension: Int, similarity: Similarity = .dot) -> StoreModel {
     StoreModel(fingerprint: "test-model", dimension: dimension, pooling: "mean", similarity: similarity)
 }
@@ -46,7 +32,7 @@ func smallStore(
 
 /// Small integer components keep every float dot product exact, so the store must match the
 /// reference bit for bit, and many scores tie (which exercises the id tie-break).
-func integerVector(_ dimension: Int, _ rng: inout SeededRandom, range: ClosedRange<Int> = -3...3) -> [Float] {
+func integerVector(_ dimension: Int, _ rng: inout SplitMix64, range: ClosedRange<Int> = -3...3) -> [Float] {
     (0..<dimension).map { _ in Float(Int.random(in: range, using: &rng)) }
 }
 

@@ -70,7 +70,7 @@ import Testing
 
     @Test func dataSurvivesReopen() throws {
         let dir = try TempDir()
-        var rng = SeededRandom(seed: 5)
+        var rng = SplitMix64(seed: 5)
         let items = (0..<300).map {
             (passage: Passage(id: "d\($0)", text: "passage \($0) ✓ ünïcode"), vector: integerVector(6, &rng))
         }
