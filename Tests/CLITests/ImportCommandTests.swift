@@ -96,26 +96,7 @@ private func passagesFile(_ rows: Int, in directory: URL) throws -> URL {
             try passagesFile(rows, in: directory).path, "--fingerprint", "elsewhere-v1", "--batch-size", "50",
             "--codes", "int8",
         ]
-        let child = Process()
-        child.executableURL = try cascadeBinary()
-        child.arguments = arguments
-        child.standardError = FileHandle.nullDevice
-        try child.run()
-        var committed = 0
-        let deadline = Date().addingTimeInterval(120)
-        while committed < 2000 && child.isRunning && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-            let stats = try cascade(["stats", "--store", store.path, "--json"])
-            if stats.status == 0, let object = try? JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)),
-                let count = (object as? [String: Any])?["count"] as? Int
-            {
-                committed = count
-            }
-        }
-        try #require(child.isRunning, "the import finished before it could be killed; use more rows")
-        kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
-        #expect(child.terminationReason == .uncaughtSignal)
+        try killMidWrite(arguments, store: store, afterCommitting: 2000)
         // Whole batches only.
         let killedAt = try VectorStore.open(existingAt: store, readOnly: true).count
         #expect(killedAt % 50 == 0 && killedAt >= 2000)

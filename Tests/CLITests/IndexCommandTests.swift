@@ -11,27 +11,8 @@ import VectorStore
             "index", "--model", try miniLM().path, "--store", store.path, "--batch-size", "8", corpus.path,
         ]
 
-        let child = Process()
-        child.executableURL = try cascadeBinary()
-        child.arguments = arguments
-        child.standardError = FileHandle.nullDevice
-        try child.run()
         // Kill it once some batches are committed, mid-build.
-        var committed = 0
-        let deadline = Date().addingTimeInterval(120)
-        while committed < 24 && child.isRunning && Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.05)
-            let stats = try cascade(["stats", "--store", store.path, "--json"])
-            if stats.status == 0, let object = try? JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)),
-                let count = (object as? [String: Any])?["count"] as? Int
-            {
-                committed = count
-            }
-        }
-        try #require(child.isRunning, "the build finished before it could be killed; use a larger slice")
-        kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
-        #expect(child.terminationReason == .uncaughtSignal)
+        try killMidWrite(arguments, store: store, afterCommitting: 24)
 
         let resumed = try cascade(arguments)
         #expect(resumed.status == 0, "\(resumed.stderr)")

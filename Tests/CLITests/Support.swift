@@ -90,3 +90,29 @@ func sampleSlice(_ count: Int, in directory: URL) throws -> URL {
     try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
     return url
 }
+
+/// Runs `cascade arguments` (a command writing `store`) and kills it with SIGKILL once `store`
+/// holds at least `committed` passages (polled with `cascade stats`), mid-write: what a crash or an
+/// OOM kill does. Fails when the command ends first, which means it needs more work to be caught.
+func killMidWrite(_ arguments: [String], store: URL, afterCommitting committed: Int) throws {
+    let child = Process()
+    child.executableURL = try cascadeBinary()
+    child.arguments = arguments
+    child.standardError = FileHandle.nullDevice
+    try child.run()
+    var count = 0
+    let deadline = Date().addingTimeInterval(120)
+    while count < committed && child.isRunning && Date() < deadline {
+        Thread.sleep(forTimeInterval: 0.05)
+        let stats = try cascade(["stats", "--store", store.path, "--json"])
+        if stats.status == 0, let object = try? JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)),
+            let value = (object as? [String: Any])?["count"] as? Int
+        {
+            count = value
+        }
+    }
+    try #require(child.isRunning, "`cascade \(arguments[0])` finished before it could be killed; give it more work")
+    kill(child.processIdentifier, SIGKILL)
+    child.waitUntilExit()
+    #expect(child.terminationReason == .uncaughtSignal)
+}
