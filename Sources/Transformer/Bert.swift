@@ -134,9 +134,14 @@ struct BertOutput: Sendable {
 
     /// `s.intermediate`, `s.attention` → `s.hidden` (through `s.context` as a temporary).
     func forward(_ s: Scratch) {
-        let t = s.rows
-        dense(s.intermediate, rows: t, into: s.context)
-        addLayerNorm(s.context, residual: s.attention, norm: layerNorm, rows: t, width: s.width, into: s.hidden)
+        dense(s.intermediate, rows: s.rows, into: s.context)
+        addLayerNorm(s.context, residual: s.attention, norm: layerNorm, rows: s.rows, width: s.width, into: s.hidden)
+    }
+
+    /// The same from the intermediate already quantized for `dense` (`Linear.geluQuantized`).
+    func forward(_ s: Scratch, intermediate: borrowing QuantizedRows) {
+        dense(intermediate, rows: s.rows, into: s.context)
+        addLayerNorm(s.context, residual: s.attention, norm: layerNorm, rows: s.rows, width: s.width, into: s.hidden)
     }
 }
 
@@ -153,6 +158,10 @@ struct BertLayer: Sendable {
 
     func forward(_ s: Scratch, clsOnly: Bool) {
         attention.forward(s, clsOnly: clsOnly)
+        if let quantized = intermediate.dense.geluQuantized(s.attention, rows: s.rows, for: output.dense) {
+            output.forward(s, intermediate: quantized)
+            return
+        }
         intermediate.forward(s)
         output.forward(s)
     }

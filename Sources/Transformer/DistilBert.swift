@@ -56,6 +56,10 @@ struct FFN: Sendable {
     /// `s.attention` → `s.context`.
     func forward(_ s: Scratch) {
         let t = s.rows
+        if let intermediate = lin1.geluQuantized(s.attention, rows: t, for: lin2) {
+            lin2(intermediate, rows: t, into: s.context)
+            return
+        }
         lin1(s.attention, rows: t, into: s.intermediate, activation: .gelu)
         lin2(s.intermediate, rows: t, into: s.context)
     }

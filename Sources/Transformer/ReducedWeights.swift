@@ -90,13 +90,18 @@ struct QuantizedRows: ~Copyable {
     let zeros: UnsafeMutablePointer<Int32>
     let stride: Int
 
-    /// Quantizes `rows` rows of `depth` floats, on the compute pool when there are many.
-    init(_ x: UnsafePointer<Float>, rows: Int, depth: Int, stride: Int) {
+    /// Room for `rows` rows, which the caller fills (`Linear.geluQuantized`).
+    init(rows: Int, stride: Int) {
         self.stride = stride
         bytes = .allocate(capacity: rows * stride)
         scales = .allocate(capacity: rows)
         zeros = .allocate(capacity: rows)
-        let (bytes, scales, zeros) = (bytes, scales, zeros)
+    }
+
+    /// Quantizes `rows` rows of `depth` floats, on the compute pool when there are many.
+    init(_ x: UnsafePointer<Float>, rows: Int, depth: Int, stride: Int) {
+        self.init(rows: rows, stride: stride)
+        let (bytes, scales, zeros) = (self.bytes, self.scales, self.zeros)
         let level = Int32(Precision.kernelLevel)
         ComputePool.shared.forEachRange(rows, grain: 32) { r in
             cascade_q8_quantize_rows(

@@ -306,4 +306,49 @@ import Testing
             #expect(error <= tolerance, "\(precision) rows \(rows): \(error)")
         }
     }
+
+    /// The int8 feed-forward's fused first layer (`geluQuantized`: GEMM, GELU and quantization per
+    /// block of rows) gives the very bytes, scales and zero points of the layer run whole with GELU
+    /// and its output quantized after. Too few rows, or a layer not int8, run unfused.
+    @Test(arguments: [333, 700])
+    func fusedFeedForwardEqualsUnfused(rows: Int) {
+        let (hidden, intermediate) = (96, 200)
+        func linear(_ outFeatures: Int, _ inFeatures: Int, seed: UInt64, _ precision: Precision) -> Linear {
+            let weight = GemmTests.values(outFeatures * inFeatures, seed: seed)
+            let bias = GemmTests.values(outFeatures, seed: seed + 1)
+            return Linear(
+                weight: FloatTensor(owning: weight, shape: [outFeatures, inFeatures]),
+                bias: FloatTensor(owning: bias, shape: [outFeatures]), precision: precision, arena: PackingArena(),
+                forQueries: false)
+        }
+        let up = linear(intermediate, hidden, seed: 7, .int8)
+        let down = linear(hidden, intermediate, seed: 9, .int8)
+        let x = GemmTests.values(rows * hidden, seed: UInt64(rows))
+        var y = [Float](repeating: .nan, count: rows * intermediate)
+        x.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { y in
+                up(x.baseAddress!, rows: rows, into: y.baseAddress!, activation: .gelu)
+            }
+            guard let fused = up.geluQuantized(x.baseAddress!, rows: rows, for: down) else {
+                Issue.record("\(rows) rows were not fused")
+                return
+            }
+            let unfused = QuantizedRows(y, rows: rows, depth: intermediate, stride: fused.stride)
+            let bytes = rows * fused.stride
+            #expect(
+                Array(UnsafeBufferPointer(start: fused.bytes, count: bytes))
+                    == Array(UnsafeBufferPointer(start: unfused.bytes, count: bytes)))
+            #expect(
+                Array(UnsafeBufferPointer(start: fused.scales, count: rows))
+                    == Array(UnsafeBufferPointer(start: unfused.scales, count: rows)))
+            #expect(
+                Array(UnsafeBufferPointer(start: fused.zeros, count: rows))
+                    == Array(UnsafeBufferPointer(start: unfused.zeros, count: rows)))
+            var unfusedCases = 0
+            if up.geluQuantized(x.baseAddress!, rows: 1, for: down) == nil { unfusedCases += 1 }
+            let half = linear(intermediate, hidden, seed: 7, .fp16)
+            if half.geluQuantized(x.baseAddress!, rows: rows, for: down) == nil { unfusedCases += 1 }
+            #expect(unfusedCases == 2)
+        }
+    }
 }
