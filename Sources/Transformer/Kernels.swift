@@ -161,7 +161,7 @@ struct Linear: Sendable {
         let xq = QuantizedRows(x, rows: rows, depth: k, stride: q.activationStride)
         let out = QuantizedRows(rows: rows, stride: nextWeights.activationStride)
         // Aligned to cache lines: the GEMM writes 16-float rows of tiles, and a line split in two
-        // costs it a fifth of its speed.
+        // cost it about a quarter of its speed (the C micro-benchmark, both cores running).
         let perSlot = block * n
         let raw = UnsafeMutableRawPointer.allocate(byteCount: slots * perSlot * 4, alignment: 64)
         defer { raw.deallocate() }
