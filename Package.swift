@@ -122,7 +122,7 @@ let package = Package(
 
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"]),
         .testTarget(name: "ComputeTests", dependencies: ["Compute"]),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "CKernels", "COpenBLAS"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Compute", "CKernels", "COpenBLAS"]),
         .testTarget(name: "VectorStoreTests", dependencies: ["VectorStore", "store-writer", "CKernels"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation"]),
         .testTarget(name: "CascadeTests", dependencies: ["Cascade"]),

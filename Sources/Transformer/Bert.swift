@@ -140,8 +140,7 @@ struct BertOutput: Sendable {
 
     /// The same from the intermediate already quantized for `dense` (`Linear.geluQuantized`).
     func forward(_ s: Scratch, intermediate: borrowing QuantizedRows) {
-        dense(intermediate, rows: s.rows, into: s.context)
-        addLayerNorm(s.context, residual: s.attention, norm: layerNorm, rows: s.rows, width: s.width, into: s.hidden)
+        dense.normalized(intermediate, rows: s.rows, residual: s.attention, norm: layerNorm, into: s.hidden)
     }
 }
 

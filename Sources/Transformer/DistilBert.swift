@@ -43,7 +43,7 @@ struct MultiHeadSelfAttention: Sendable {
     }
 }
 
-/// `lin2(gelu(lin1(x)))`.
+/// `lin2(gelu(lin1(x)))`, with the block's `output_layer_norm` after it (so that int8 can fuse it).
 struct FFN: Sendable {
     let lin1: Linear
     let lin2: Linear
@@ -53,15 +53,16 @@ struct FFN: Sendable {
         lin2 = try w.linear("\(prefix).lin2", in: c.intermediateSize, out: c.hiddenSize)
     }
 
-    /// `s.attention` → `s.context`.
-    func forward(_ s: Scratch) {
+    /// `outputNorm(ffn(s.attention) + s.attention)` → `s.hidden` (through `s.context` unfused).
+    func forward(_ s: Scratch, outputNorm: LayerNorm) {
         let t = s.rows
         if let intermediate = lin1.geluQuantized(s.attention, rows: t, for: lin2) {
-            lin2(intermediate, rows: t, into: s.context)
+            lin2.normalized(intermediate, rows: t, residual: s.attention, norm: outputNorm, into: s.hidden)
             return
         }
         lin1(s.attention, rows: t, into: s.intermediate, activation: .gelu)
         lin2(s.intermediate, rows: t, into: s.context)
+        addLayerNorm(s.context, residual: s.attention, norm: outputNorm, rows: t, width: s.width, into: s.hidden)
     }
 }
 
@@ -83,8 +84,7 @@ struct TransformerBlock: Sendable {
         attention.forward(s, clsOnly: clsOnly)
         let t = s.rows
         addLayerNorm(s.attention, residual: s.hidden, norm: saLayerNorm, rows: t, width: s.width, into: s.attention)
-        ffn.forward(s)
-        addLayerNorm(s.context, residual: s.attention, norm: outputLayerNorm, rows: t, width: s.width, into: s.hidden)
+        ffn.forward(s, outputNorm: outputLayerNorm)
     }
 }
 

@@ -140,48 +140,75 @@ struct Linear: Sendable {
         }
     }
 
-    /// Rows per task of `geluQuantized`: a task's fp32 block (32 x 1,536 floats for MiniLM, 192 KiB)
-    /// stays in L2 from the GEMM that writes it through GELU to the quantization that reads it.
+    /// Rows per block of `inBlocks`: a block's fp32 output (32 x 1,536 floats for MiniLM's widest,
+    /// 192 KiB) stays in L2 from the GEMM that writes it to the step that reads it.
     static let fusedRows = 32
 
-    /// A feed-forward block's first layer when it and `next` both run int8: `gelu(x · weightᵀ +
-    /// bias)` quantized for `next`, the fp32 intermediate never written out. Unfused, the widest
-    /// output of the layer (3,200 x 1,536 floats, 20 MB, for a 20-pair rerank) went out to memory,
-    /// came back for GELU and again for the quantization; with both cores writing it, the GEMM ran
-    /// at about 60% of its speed with the output kept in cache (a C micro-benchmark of the tile).
-    /// The result is the same bytes as unfused: each output is computed alike, only in other blocks.
-    /// Nil (run unfused) for other precisions, or for too few rows to give every thread blocks.
-    func geluQuantized(_ x: UnsafePointer<Float>, rows: Int, for next: Linear) -> QuantizedRows? {
+    /// int8: `x · weightᵀ + bias` a block of `fusedRows` rows at a time into a buffer of the
+    /// thread's, each block handed to `consume(block, rows)` (rows `outFeatures` floats apart, the
+    /// output's rows `rows`) while it is in L2: a row-wise step after the GEMM reads it there
+    /// instead of from memory. The output's rows are computed as `callAsFunction` computes them.
+    private func inBlocks(
+        _ xq: borrowing QuantizedRows, rows: Int, _ consume: (UnsafeMutablePointer<Float>, Range<Int>) -> Void
+    ) {
+        guard case .int8(let q) = weights else { preconditionFailure("quantized rows feed int8 layers only") }
         let pool = ComputePool.shared
-        let block = Self.fusedRows
-        let slots = pool.threads
-        guard case .int8(let q) = weights, case .int8(let nextWeights) = next.weights, rows >= 2 * block * slots
-        else { return nil }
-        let (n, k) = (outFeatures, inFeatures)
-        let xq = QuantizedRows(x, rows: rows, depth: k, stride: q.activationStride)
-        let out = QuantizedRows(rows: rows, stride: nextWeights.activationStride)
+        let (n, k, block, slots) = (outFeatures, inFeatures, Self.fusedRows, pool.threads)
         // Aligned to cache lines: the GEMM writes 16-float rows of tiles, and a line split in two
-        // cost it about a quarter of its speed (the C micro-benchmark, both cores running).
-        let perSlot = block * n
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: slots * perSlot * 4, alignment: 64)
+        // cost it about a quarter of its speed (a C micro-benchmark, both cores running).
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: slots * block * n * 4, alignment: 64)
         defer { raw.deallocate() }
-        let scratch = raw.bindMemory(to: Float.self, capacity: slots * perSlot)
+        let buffers = raw.bindMemory(to: Float.self, capacity: slots * block * n)
         let level = Int32(Precision.kernelLevel)
         let (bytes, scales, zeros, stride) = (xq.bytes, xq.scales, xq.zeros, xq.stride)
-        let (outBytes, outScales, outZeros, outStride) = (out.bytes, out.scales, out.zeros, out.stride)
         pool.run((rows + block - 1) / block, maxSlots: slots) { task, slot in
-            let r0 = task * block
-            let count = Int32(min(block, rows - r0))
-            let y = scratch + slot * perSlot
+            let r = task * block..<min(rows, (task + 1) * block)
+            let y = buffers + slot * block * n
             cascade_q8_gemm_f32(
-                level, count, Int32(n), Int32(k), bytes + r0 * stride, Int32(stride), scales + r0, zeros + r0,
-                q.columns(from: 0), q.scales, q.sums, bias.pointer, y, Int32(n))
-            cascade_gelu(y, count, Int32(n), Int32(n))
+                level, Int32(r.count), Int32(n), Int32(k), bytes + r.lowerBound * stride, Int32(stride),
+                scales + r.lowerBound, zeros + r.lowerBound, q.columns(from: 0), q.scales, q.sums, bias.pointer, y,
+                Int32(n))
+            consume(y, r)
+        }
+    }
+
+    /// A feed-forward block's first layer when it and `next` both run int8: `gelu(x · weightᵀ +
+    /// bias)` quantized for `next`, the fp32 intermediate never written out (`inBlocks`). Unfused,
+    /// the widest output of the layer (3,200 x 1,536 floats, 20 MB, for a 20-pair rerank) went out
+    /// to memory, came back for GELU and again for the quantization; with both cores writing it,
+    /// the GEMM ran at about 60% of its speed with the output kept in cache (a C micro-benchmark).
+    /// The same bytes as unfused. Nil (run unfused) for other precisions, or for too few rows to
+    /// give every thread blocks.
+    func geluQuantized(_ x: UnsafePointer<Float>, rows: Int, for next: Linear) -> QuantizedRows? {
+        guard case .int8(let q) = weights, case .int8(let nextWeights) = next.weights,
+            rows >= 2 * Self.fusedRows * ComputePool.shared.threads
+        else { return nil }
+        let n = outFeatures
+        let out = QuantizedRows(rows: rows, stride: nextWeights.activationStride)
+        let (bytes, scales, zeros, stride) = (out.bytes, out.scales, out.zeros, out.stride)
+        let level = Int32(Precision.kernelLevel)
+        inBlocks(QuantizedRows(x, rows: rows, depth: inFeatures, stride: q.activationStride), rows: rows) { y, r in
+            cascade_gelu(y, Int32(r.count), Int32(n), Int32(n))
             cascade_q8_quantize_rows(
-                level, count, Int32(n), y, Int32(n), outBytes + r0 * outStride, Int32(outStride), outScales + r0,
-                outZeros + r0)
+                level, Int32(r.count), Int32(n), y, Int32(n), bytes + r.lowerBound * stride, Int32(stride),
+                scales + r.lowerBound, zeros + r.lowerBound)
         }
         return out
+    }
+
+    /// int8, a feed-forward block's second layer: `out = norm(xq · weightᵀ + bias + residual)`,
+    /// the sum never written out (`inBlocks`): about 3% of an int8 rerank's time. The same floats
+    /// as the layer and `addLayerNorm` one after the other.
+    func normalized(
+        _ xq: borrowing QuantizedRows, rows: Int, residual: UnsafePointer<Float>, norm: LayerNorm,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        let n = outFeatures
+        inBlocks(xq, rows: rows) { y, r in
+            addLayerNorm(
+                y, residual: residual + r.lowerBound * n, norm: norm, rows: 0..<r.count, width: n,
+                into: out + r.lowerBound * n)
+        }
     }
 
     /// Fills the tile `rows` x `columns` of `y` (rows `outFeatures` apart) with the bias; returns

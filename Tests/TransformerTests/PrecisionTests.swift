@@ -1,3 +1,4 @@
+import Compute
 import Foundation
 import Testing
 import Tokenization
@@ -35,6 +36,29 @@ import Tokenization
             let worst = Self.worstCosine(try encoder.embed(batch), reference)
             print("tiny-\(name)-\(format) \(precision) (\(encoder.kernelPath)): worst cosine to fp32 \(worst)")
             #expect(worst >= Self.cosineFloor[precision]!, "\(precision): \(worst)")
+        }
+    }
+
+    /// At int8 a batch with enough rows runs the feed-forward fused (`Linear.geluQuantized`,
+    /// `normalized`), a sequence alone does not; every int8 step is per row or per sequence, so a
+    /// sequence's embedding must be the very same floats either way.
+    @Test(arguments: ["bert", "distilbert"])
+    func int8FusedBatchEqualsSequencesAlone(name: String) throws {
+        let reference = Fixtures.tinyReference
+        let encodings = (0..<reference.input_ids.count).map { row in
+            let n = Int(reference.attention_mask[row].reduce(0, +))
+            return Encoding(
+                ids: Array(reference.input_ids[row][..<n]), typeIds: Array(reference.token_type_ids[row][..<n]))
+        }
+        // Enough copies for every compute thread to get two blocks of rows: the fused path.
+        let rows = 2 * Linear.fusedRows * ComputePool.shared.threads
+        let tokens = encodings.map(\.ids.count).reduce(0, +)
+        let many = Array(repeating: encodings, count: rows / tokens + 1).flatMap { $0 }
+        let encoder = try SentenceEncoder(
+            directory: Fixtures.tiny(name), pooling: Pooling(mode: .mean, normalize: false), precision: .int8)
+        let together = try encoder.embed(TokenBatch(many))
+        for (row, encoding) in many.enumerated().prefix(encodings.count) {
+            #expect(try encoder.embed(TokenBatch([encoding]))[0] == together[row], "\(name) row \(row)")
         }
     }
 

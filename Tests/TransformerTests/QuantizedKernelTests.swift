@@ -309,7 +309,8 @@ import Testing
 
     /// The int8 feed-forward's fused first layer (`geluQuantized`: GEMM, GELU and quantization per
     /// block of rows) gives the very bytes, scales and zero points of the layer run whole with GELU
-    /// and its output quantized after. Too few rows, or a layer not int8, run unfused.
+    /// and its output quantized after, and the fused second layer (`normalized`) the very floats of
+    /// the layer and the norm after it. Too few rows, or a layer not int8, run unfused.
     @Test(arguments: [333, 700])
     func fusedFeedForwardEqualsUnfused(rows: Int) {
         let (hidden, intermediate) = (96, 200)
@@ -344,6 +345,23 @@ import Testing
             #expect(
                 Array(UnsafeBufferPointer(start: fused.zeros, count: rows))
                     == Array(UnsafeBufferPointer(start: unfused.zeros, count: rows)))
+            // The second layer with the residual and the norm fused, against the layer and
+            // `addLayerNorm` one after the other.
+            let norm = LayerNorm(
+                weight: FloatTensor(owning: GemmTests.values(hidden, seed: 11), shape: [hidden]),
+                bias: FloatTensor(owning: GemmTests.values(hidden, seed: 12), shape: [hidden]), eps: 1e-12)
+            let residual = GemmTests.values(rows * hidden, seed: 13)
+            var expected = [Float](repeating: .nan, count: rows * hidden)
+            var normalized = expected
+            expected.withUnsafeMutableBufferPointer { out in
+                down(fused, rows: rows, into: out.baseAddress!)
+                addLayerNorm(
+                    out.baseAddress!, residual: residual, norm: norm, rows: rows, width: hidden, into: out.baseAddress!)
+            }
+            normalized.withUnsafeMutableBufferPointer { out in
+                down.normalized(fused, rows: rows, residual: residual, norm: norm, into: out.baseAddress!)
+            }
+            #expect(normalized == expected)
             var unfusedCases = 0
             if up.geluQuantized(x.baseAddress!, rows: 1, for: down) == nil { unfusedCases += 1 }
             let half = linear(intermediate, hidden, seed: 7, .fp16)
