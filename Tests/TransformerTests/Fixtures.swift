@@ -38,13 +38,15 @@ enum Fixtures {
         var attention_mask: [[Int32]]
         var models: [String: TinyModel]
 
-        var batch: TokenBatch {
-            TokenBatch(
-                (0..<input_ids.count).map { row in
-                    let n = Int(attention_mask[row].reduce(0, +))
-                    return Encoding(ids: Array(input_ids[row][..<n]), typeIds: Array(token_type_ids[row][..<n]))
-                })
+        /// Each row without its padding.
+        var encodings: [Encoding] {
+            (0..<input_ids.count).map { row in
+                let n = Int(attention_mask[row].reduce(0, +))
+                return Encoding(ids: Array(input_ids[row][..<n]), typeIds: Array(token_type_ids[row][..<n]))
+            }
         }
+
+        var batch: TokenBatch { TokenBatch(encodings) }
     }
 
     struct Sentence: Decodable {

@@ -44,12 +44,7 @@ import Tokenization
     /// sequence's embedding must be the very same floats either way.
     @Test(arguments: ["bert", "distilbert"])
     func int8FusedBatchEqualsSequencesAlone(name: String) throws {
-        let reference = Fixtures.tinyReference
-        let encodings = (0..<reference.input_ids.count).map { row in
-            let n = Int(reference.attention_mask[row].reduce(0, +))
-            return Encoding(
-                ids: Array(reference.input_ids[row][..<n]), typeIds: Array(reference.token_type_ids[row][..<n]))
-        }
+        let encodings = Fixtures.tinyReference.encodings
         // Enough copies for every compute thread to get two blocks of rows: the fused path.
         let rows = 2 * Linear.fusedRows * ComputePool.shared.threads
         let tokens = encodings.map(\.ids.count).reduce(0, +)
