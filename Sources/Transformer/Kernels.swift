@@ -65,7 +65,7 @@ struct Linear: Sendable {
     /// `y[rows, out] = activation(x[rows, in] · weightᵀ + bias)` on the compute pool, one tile of
     /// `y` per task (`GemmTiles`). Each tile is seeded with the bias and the GEMM adds onto it
     /// (beta = 1): OpenBLAS would otherwise spend a pass zeroing `y` and we another adding the bias.
-    /// int8 and panel tiles write `y` whole, bias (and int8's rescale) included.
+    /// int8, fp16 and panel tiles write `y` whole, bias (and int8's rescale) included.
     func callAsFunction(
         _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, activation: Activation = .none
     ) {
@@ -77,11 +77,11 @@ struct Linear: Sendable {
             let xq = QuantizedRows(x, rows: rows, depth: k, stride: q.activationStride)
             self(xq, rows: rows, into: y, activation: activation)
         case .fp16(let half):
-            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true)
+            let tiles = GemmTiles(rows: rows, columns: n, threads: pool.threads, packed: true, panel: 16)
             pool.run(tiles.count) { task, _ in
                 let (r, c) = tiles[task]
-                let out = seedBias(y, rows: r, columns: c)
-                half.multiply(x + r.lowerBound * k, rows: r.count, columns: c, into: out, ldy: n)
+                let out = y + r.lowerBound * n + c.lowerBound
+                half.multiply(x + r.lowerBound * k, rows: r.count, columns: c, bias: bias.pointer, into: out, ldy: n)
                 if activation == .gelu { cascade_gelu(out, Int32(r.count), Int32(c.count), Int32(n)) }
             }
         case .packed(let packed):
@@ -245,8 +245,8 @@ struct GemmTiles {
     let count: Int
     let skinny: Bool
 
-    /// `panel`: the columns the packed weights group together (3 for the skinny fp32 and the fp16
-    /// kernels, 16 for the fp32 panels and int8); skinny slices start on a panel.
+    /// `panel`: the columns the packed weights group together (3 for the skinny fp32 kernel, 16 for
+    /// the fp32 panels, fp16 and int8); skinny slices start on a panel.
     init(rows: Int, columns: Int, threads: Int, packed: Bool, panel: Int = 3) {
         self.rows = rows
         self.columns = columns

@@ -3,8 +3,8 @@ import COpenBLAS
 import Compute
 import Foundation
 
-/// A weight matrix rounded to IEEE half, in the fp16 kernel's layout (that of the fp32 skinny
-/// kernel, see gemm_f16.c). The only copy of the weights the model keeps.
+/// A weight matrix rounded to IEEE half, in the fp32 panel kernel's layout (see gemm_f16.c). The
+/// only copy of the weights the model keeps.
 final class HalfWeights: @unchecked Sendable {
     /// Owns the memory `storage` points into.
     private let arena: PackingArena
@@ -19,34 +19,16 @@ final class HalfWeights: @unchecked Sendable {
         cascade_f16_pack(n, k, weight.pointer, k, storage)
     }
 
-    /// The packed weights from column `column` on, a multiple of 3.
-    func columns(from column: Int) -> UnsafePointer<UInt16> {
-        precondition(column % 3 == 0, "fp16 slices start on a panel")
-        return UnsafePointer(storage + cascade_f16_packed_count(Int32(column), Int32(depth)))
-    }
-
-    /// `y[rows, columns] += x · wᵀ` for the columns `c` of the weights. Few rows stream the half
-    /// weights through the fp16 kernel; more rows widen the slice to fp32 once and let OpenBLAS
-    /// run it, which is faster per row and costs one conversion per weight per call.
+    /// `y[rows, columns] = bias + x · wᵀ` for the columns `c` of the weights (from a panel's start,
+    /// a multiple of 16), widening the halves in registers at any row count.
     func multiply(
-        _ x: UnsafePointer<Float>, rows: Int, columns c: Range<Int>, into y: UnsafeMutablePointer<Float>, ldy: Int
+        _ x: UnsafePointer<Float>, rows: Int, columns c: Range<Int>, bias: UnsafePointer<Float>,
+        into y: UnsafeMutablePointer<Float>, ldy: Int
     ) {
-        let level = Int32(Precision.kernelLevel)
-        if rows <= GemmTiles.skinnyRows {
-            cascade_f16_gemm(
-                level, Int32(rows), Int32(c.count), Int32(depth), x, Int32(depth), columns(from: c.lowerBound), y,
-                Int32(ldy))
-            return
-        }
-        // Batch slices need not start on a panel: widen from the panel's start.
-        let first = c.lowerBound / 3 * 3
-        let count = c.upperBound - first
-        let wide = UnsafeMutablePointer<Float>.allocate(capacity: count * depth)
-        defer { wide.deallocate() }
-        cascade_f16_unpack(level, Int32(count), Int32(depth), columns(from: first), wide, Int32(depth))
-        cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(c.count), Int32(depth), 1, x, Int32(depth),
-            wide + (c.lowerBound - first) * depth, Int32(depth), 1, y, Int32(ldy))
+        precondition(c.lowerBound % 16 == 0, "fp16 slices start on a panel")
+        cascade_f16_gemm(
+            Int32(Precision.kernelLevel), Int32(rows), Int32(c.count), Int32(depth), x, Int32(depth),
+            storage + cascade_f16_packed_count(Int32(c.lowerBound), Int32(depth)), bias + c.lowerBound, y, Int32(ldy))
     }
 }
 

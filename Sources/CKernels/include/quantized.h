@@ -63,20 +63,16 @@ const char *cascade_q8_path(int level);
 uint16_t cascade_f32_to_f16(float value);
 float cascade_f16_to_f32(uint16_t bits);
 
-/// Halves `cascade_f16_pack` writes: the layout of `cascade_skinny_pack` (panels of 3 rows
-/// interleaved 8 at a time, depth padded to 8), so the fp16 kernel streams its weights as the fp32
-/// one does, at half the bytes. A slice from column `c` (a multiple of 3) passes
-/// `packed + cascade_f16_packed_count(c, depth)`.
+/// Halves `cascade_f16_pack` writes: the layout of `cascade_panels_pack` (panels of 16 columns,
+/// each depth step's 16 weights together, missing columns zero). A slice from column `c` (a
+/// multiple of 16) passes `packed + cascade_f16_packed_count(c, depth)`.
 long cascade_f16_packed_count(int columns, int depth);
 void cascade_f16_pack(int columns, int depth, const float *w, int ldw, uint16_t *packed);
 
-/// y[i][j] += sum over p < depth of x[i][p] * w[j][p] on packed half weights, fp32 arithmetic.
+/// y[i][j] = bias[j] (0 when `bias` is NULL) + sum over p < depth of x[i][p] * w[j][p] on packed
+/// half weights, fp32 arithmetic; a slice from column `c` passes `bias + c`.
 void cascade_f16_gemm(int level, int rows, int columns, int depth, const float *x, int ldx,
-                      const uint16_t *packed, float *y, int ldy);
-
-/// The packed weights of `columns` columns widened back to fp32, `[columns, depth]` with rows `ldw`
-/// floats apart: for batches, which a BLAS GEMM runs faster than the skinny kernel.
-void cascade_f16_unpack(int level, int columns, int depth, const uint16_t *packed, float *w, int ldw);
+                      const uint16_t *packed, const float *bias, float *y, int ldy);
 
 /// The name of the fp16 kernel `level` runs: "portable" or "avx2" (F16C).
 const char *cascade_f16_path(int level);
