@@ -79,16 +79,13 @@ struct BertSelfOutput: Sendable {
     let layerNorm: LayerNorm
 
     init(_ w: ModelLoader, _ prefix: String, _ c: EncoderConfig) throws {
-        dense = try w.linear(
-            "\(prefix).dense", in: c.hiddenSize, out: c.hiddenSize, precision: w.attentionOutputPrecision)
+        dense = try w.linear("\(prefix).dense", in: c.hiddenSize, out: c.hiddenSize)
         layerNorm = try w.layerNorm("\(prefix).LayerNorm", size: c.hiddenSize, eps: c.layerNormEps)
     }
 
     /// `s.context`, `s.hidden` → `s.attention`.
     func forward(_ s: Scratch) {
-        let t = s.rows
-        dense(s.context, rows: t, into: s.attention)
-        addLayerNorm(s.attention, residual: s.hidden, norm: layerNorm, rows: t, width: s.width, into: s.attention)
+        dense.addNormalized(s.context, rows: s.rows, residual: s.hidden, norm: layerNorm, into: s.attention)
     }
 }
 

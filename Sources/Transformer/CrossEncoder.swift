@@ -15,9 +15,8 @@ public final class CrossEncoder: Sendable {
     let backbone: any TransformerBackbone
     let head: Head
     public let fingerprint: String
-    /// The precision of the encoder's linear layers (the head, and at int8 the attention output
-    /// projections, stay fp32: see `ModelLoader.attentionOutputPrecision`), the kernel path they
-    /// run (e.g. "int8/avx2") and the seconds reading and converting the weights took.
+    /// The precision of the encoder's linear layers (the head stays fp32), the kernel path they run
+    /// (e.g. "int8/avx2") and the seconds reading and converting the weights took.
     public let precision: Precision
     public let kernelPath: String
     public let loadSeconds: Double
@@ -51,9 +50,7 @@ public final class CrossEncoder: Sendable {
         config: EncoderConfig, weights: any WeightSource, precision: Precision = .fp32,
         started: ContinuousClock.Instant = .now
     ) throws {
-        let loader = ModelLoader(
-            source: weights, family: config.family, precision: precision,
-            attentionOutputPrecision: precision == .int8 ? .fp32 : precision)
+        let loader = ModelLoader(source: weights, family: config.family, precision: precision)
         backbone = try loadBackbone(config: config, loader: loader)
         let h = config.hiddenSize
         switch config.family {

@@ -31,15 +31,16 @@ struct MultiHeadSelfAttention: Sendable {
     init(_ w: ModelLoader, _ prefix: String, _ c: EncoderConfig) throws {
         let h = c.hiddenSize
         qkv = try w.fusedLinear(["\(prefix).q_lin", "\(prefix).k_lin", "\(prefix).v_lin"], in: h, out: h)
-        outLin = try w.linear("\(prefix).out_lin", in: h, out: h, precision: w.attentionOutputPrecision)
+        outLin = try w.linear("\(prefix).out_lin", in: h, out: h)
         heads = c.numHeads
         headSize = c.headSize
     }
 
-    /// `s.hidden` → `s.context`, then `out_lin` into `s.attention`.
-    func forward(_ s: Scratch, clsOnly: Bool) {
+    /// `s.hidden` → `s.context`, then `norm(out_lin(·) + s.hidden)` into `s.attention` (the block's
+    /// `sa_layer_norm`, here so that int8 can fuse it).
+    func forward(_ s: Scratch, clsOnly: Bool, norm: LayerNorm) {
         attend(qkv: qkv, heads: heads, headSize: headSize, s, clsOnly: clsOnly)
-        outLin(s.context, rows: s.rows, into: s.attention)
+        outLin.addNormalized(s.context, rows: s.rows, residual: s.hidden, norm: norm, into: s.attention)
     }
 }
 
@@ -81,9 +82,7 @@ struct TransformerBlock: Sendable {
     }
 
     func forward(_ s: Scratch, clsOnly: Bool) {
-        attention.forward(s, clsOnly: clsOnly)
-        let t = s.rows
-        addLayerNorm(s.attention, residual: s.hidden, norm: saLayerNorm, rows: t, width: s.width, into: s.attention)
+        attention.forward(s, clsOnly: clsOnly, norm: saLayerNorm)
         ffn.forward(s, outputNorm: outputLayerNorm)
     }
 }

@@ -180,8 +180,7 @@ struct Linear: Sendable {
     /// The same bytes as unfused. Nil (run unfused) for other precisions, or for too few rows to
     /// give every thread blocks.
     func geluQuantized(_ x: UnsafePointer<Float>, rows: Int, for next: Linear) -> QuantizedRows? {
-        guard case .int8(let q) = weights, case .int8(let nextWeights) = next.weights,
-            rows >= 2 * Self.fusedRows * ComputePool.shared.threads
+        guard case .int8(let q) = weights, case .int8(let nextWeights) = next.weights, Self.fuses(rows: rows)
         else { return nil }
         let n = outFeatures
         let out = QuantizedRows(rows: rows, stride: nextWeights.activationStride)
@@ -194,6 +193,26 @@ struct Linear: Sendable {
                 scales + r.lowerBound, zeros + r.lowerBound)
         }
         return out
+    }
+
+    /// Whether `rows` give every thread blocks of `fusedRows` to run fused (a query's do not: one
+    /// block would leave the other threads idle).
+    private static func fuses(rows: Int) -> Bool { rows >= 2 * fusedRows * ComputePool.shared.threads }
+
+    /// `out = norm(x · weightᵀ + bias + residual)`, `out` not `residual`: for int8 and rows
+    /// enough, quantized and then `normalized`, the sum never written out; otherwise the layer into
+    /// `out`, then `addLayerNorm` there.
+    func addNormalized(
+        _ x: UnsafePointer<Float>, rows: Int, residual: UnsafePointer<Float>, norm: LayerNorm,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        if case .int8(let q) = weights, Self.fuses(rows: rows) {
+            let xq = QuantizedRows(x, rows: rows, depth: inFeatures, stride: q.activationStride)
+            normalized(xq, rows: rows, residual: residual, norm: norm, into: out)
+            return
+        }
+        self(x, rows: rows, into: out)
+        addLayerNorm(out, residual: residual, norm: norm, rows: rows, width: outFeatures, into: out)
     }
 
     /// int8, a feed-forward block's second layer: `out = norm(xq · weightᵀ + bias + residual)`,

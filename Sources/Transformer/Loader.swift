@@ -13,21 +13,12 @@ final class ModelLoader {
     let arena = PackingArena()
     /// A query encoder: fp32 layers also keep the skinny kernel's layout, for one query's few rows.
     let packForQueries: Bool
-    /// The precision of each layer's attention output projection. A cross-encoder keeps it fp32
-    /// at int8: with it at int8 a reranker trained here lost 0.013 MRR@10 on 200 debian-desc dev
-    /// queries against fp32; with it fp32 (a twelfth of the linear layers' work), 0.0047 (also on
-    /// 1,000). Keeping the FFN's up projections fp32 instead lost 0.0075; the last layer alone, 0.015.
-    let attentionOutputPrecision: Precision
     private var hasher = Hasher64()
 
-    init(
-        source: any WeightSource, family: ModelFamily, packForQueries: Bool = false, precision: Precision = .fp32,
-        attentionOutputPrecision: Precision? = nil
-    ) {
+    init(source: any WeightSource, family: ModelFamily, packForQueries: Bool = false, precision: Precision = .fp32) {
         self.source = source
         self.packForQueries = packForQueries
         self.precision = precision
-        self.attentionOutputPrecision = attentionOutputPrecision ?? precision
         let prefixed = "\(family.rawValue).embeddings.word_embeddings.weight"
         basePrefix = source.info(prefixed) != nil ? "\(family.rawValue)." : ""
     }

@@ -317,8 +317,9 @@ import Testing
 
     /// The int8 feed-forward's fused first layer (`geluQuantized`: GEMM, GELU and quantization per
     /// block of rows) gives the very bytes, scales and zero points of the layer run whole with GELU
-    /// and its output quantized after, and the fused second layer (`normalized`) the very floats of
-    /// the layer and the norm after it. Too few rows, or a layer not int8, run unfused.
+    /// and its output quantized after, and the fused second layer (`normalized`, and `addNormalized`
+    /// from fp32 rows) the very floats of the layer and the norm after it. Too few rows, or a layer
+    /// not int8, run unfused.
     @Test(arguments: [333, 700])
     func fusedFeedForwardEqualsUnfused(rows: Int) {
         let (hidden, intermediate) = (96, 200)
@@ -370,6 +371,12 @@ import Testing
                 down.normalized(fused, rows: rows, residual: residual, norm: norm, into: out.baseAddress!)
             }
             #expect(normalized == expected)
+            // From fp32 rows, as an attention output projection runs it: the same floats again.
+            var fromFloats = expected.map { _ in Float.nan }
+            fromFloats.withUnsafeMutableBufferPointer { out in
+                down.addNormalized(y, rows: rows, residual: residual, norm: norm, into: out.baseAddress!)
+            }
+            #expect(fromFloats == expected)
             var unfusedCases = 0
             if up.geluQuantized(x.baseAddress!, rows: 1, for: down) == nil { unfusedCases += 1 }
             let half = linear(intermediate, hidden, seed: 7, .fp16)
