@@ -287,7 +287,7 @@ struct GemmTiles {
             columnBlock = min(columns, max(16, (columns / (4 * threads)) & ~15))
         } else {
             rowBlock = rows
-            // One task per thread: OpenBLAS (also under fp16's batches) packs the rows on every call.
+            // One task per thread: OpenBLAS (fp32 on a CPU without AVX2) packs the rows on every call.
             columnBlock = min(columns, ((columns + threads - 1) / threads + 15) & ~15)
         }
         count = ((rows + rowBlock - 1) / rowBlock) * ((columns + columnBlock - 1) / columnBlock)

@@ -1,5 +1,4 @@
 import CKernels
-import COpenBLAS
 import Compute
 import Foundation
 
