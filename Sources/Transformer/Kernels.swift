@@ -215,9 +215,10 @@ struct Linear: Sendable {
         addLayerNorm(out, residual: residual, norm: norm, rows: rows, width: outFeatures, into: out)
     }
 
-    /// int8, a feed-forward block's second layer: `out = norm(xq · weightᵀ + bias + residual)`,
-    /// the sum never written out (`inBlocks`): about 3% of an int8 rerank's time. The same floats
-    /// as the layer and `addLayerNorm` one after the other.
+    /// int8: `out = norm(xq · weightᵀ + bias + residual)`, the sum never written out (`inBlocks`);
+    /// a feed-forward block's second layer (about 3% of an int8 rerank's time) and, through
+    /// `addNormalized`, the attention output projection. The same floats as the layer and
+    /// `addLayerNorm` one after the other.
     func normalized(
         _ xq: borrowing QuantizedRows, rows: Int, residual: UnsafePointer<Float>, norm: LayerNorm,
         into out: UnsafeMutablePointer<Float>
