@@ -129,10 +129,9 @@ struct BertOutput: Sendable {
         layerNorm = try w.layerNorm("\(prefix).LayerNorm", size: c.hiddenSize, eps: c.layerNormEps)
     }
 
-    /// `s.intermediate`, `s.attention` → `s.hidden` (through `s.context` as a temporary).
+    /// `s.intermediate`, `s.attention` → `s.hidden`.
     func forward(_ s: Scratch) {
-        dense(s.intermediate, rows: s.rows, into: s.context)
-        addLayerNorm(s.context, residual: s.attention, norm: layerNorm, rows: s.rows, width: s.width, into: s.hidden)
+        dense.addNormalized(s.intermediate, rows: s.rows, residual: s.attention, norm: layerNorm, into: s.hidden)
     }
 
     /// The same from the intermediate already quantized for `dense` (`Linear.geluQuantized`).

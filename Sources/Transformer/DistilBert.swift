@@ -54,7 +54,7 @@ struct FFN: Sendable {
         lin2 = try w.linear("\(prefix).lin2", in: c.intermediateSize, out: c.hiddenSize)
     }
 
-    /// `outputNorm(ffn(s.attention) + s.attention)` → `s.hidden` (through `s.context` unfused).
+    /// `outputNorm(ffn(s.attention) + s.attention)` → `s.hidden`.
     func forward(_ s: Scratch, outputNorm: LayerNorm) {
         let t = s.rows
         if let intermediate = lin1.geluQuantized(s.attention, rows: t, for: lin2) {
@@ -62,8 +62,7 @@ struct FFN: Sendable {
             return
         }
         lin1(s.attention, rows: t, into: s.intermediate, activation: .gelu)
-        lin2(s.intermediate, rows: t, into: s.context)
-        addLayerNorm(s.context, residual: s.attention, norm: outputNorm, rows: t, width: s.width, into: s.hidden)
+        lin2.addNormalized(s.intermediate, rows: t, residual: s.attention, norm: outputNorm, into: s.hidden)
     }
 }
 
