@@ -63,6 +63,16 @@ let package = Package(
         .target(name: "Indexing", dependencies: ["Cascade", "Tokenization", "Transformer", "VectorStore"]),
         // The gRPC API generated from Proto/ (scripts/generate-proto.sh): messages, clients, service protocols.
         .target(name: "CascadeAPI", dependencies: ["CascadeWire"] + grpc),
+        // How clients reach a server (TLS, API key): the flags cascade query, eval and cascade-bench share.
+        .target(
+            name: "CascadeConnection",
+            dependencies: [
+                "CascadeWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+            ]),
         // The gRPC server: services, health, auth, Prometheus metrics, OTLP spans, lifecycle (ServiceGroup).
         .target(
             name: "Server",
@@ -85,11 +95,10 @@ let package = Package(
             name: "cascade",
             dependencies: [
                 "Tokenization", "Transformer", "VectorStore", "Indexing", "Evaluation", "Cascade", "Server",
-                "CascadeAPI", "CascadeWire",
+                "CascadeAPI", "CascadeConnection", "CascadeWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ] + grpc
         ),
         // Encoder throughput and latency against onnxruntime and PyTorch (Benchmarks/encoder.sh).
@@ -111,11 +120,10 @@ let package = Package(
         .executableTarget(
             name: "cascade-bench",
             dependencies: [
-                "LoadTesting", "CascadeAPI", "CascadeWire",
+                "LoadTesting", "CascadeAPI", "CascadeConnection", "CascadeWire",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ],
             path: "Benchmarks/CascadeBench"
         ),
@@ -133,7 +141,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "CascadeAPI", "Cascade", "VectorStore", "Transformer", "cascade",
+                "Server", "CascadeAPI", "Cascade", "VectorStore", "Transformer", "cascade", "cascade-bench",
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),

@@ -1,11 +1,11 @@
 import ArgumentParser
 import CascadeAPI
+import CascadeConnection
 import CascadeWire
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import LoadTesting
-import W3CTraceContext
 
 @main
 struct CascadeBench: AsyncParsableCommand {
@@ -32,14 +32,7 @@ struct CascadeBench: AsyncParsableCommand {
     @Option(help: "Server address, host:port (IPv6 as [::1]:50051).")
     var target: String
 
-    @Option(help: "API key, sent as 'authorization: Bearer <key>'.")
-    var apiKey: String?
-
-    @Flag(help: "Connect with TLS (the system's trust roots unless --ca).")
-    var tls = false
-
-    @Option(help: "PEM file of the CA certificate(s) to trust with --tls.")
-    var ca: String?
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(help: "Query file: one query per line, 'qid<TAB>text' or the bare text.")
     var queries: String
@@ -118,18 +111,8 @@ struct CascadeBench: AsyncParsableCommand {
         } catch {
             throw ValidationError(error.message)
         }
-        do {
-            _ = try ServerAddress(parsing: target)
-        } catch {
-            throw ValidationError(error.message)
-        }
-        if let traceparent, (try? TraceContext(traceParentHeaderValue: traceparent)) == nil {
-            throw ValidationError(
-                "--traceparent must be a W3C traceparent, 00-<32 hex>-<16 hex>-<2 hex> (got \(traceparent))")
-        }
-        if ca != nil, !tls {
-            throw ValidationError("--ca only applies with --tls")
-        }
+        _ = try ServerAddress(validating: target, flag: "--target")
+        try ConnectionOptions.validate(traceparent: traceparent)
         guard timeout.isFinite, timeout > 0 else {
             throw ValidationError("--timeout must be a positive number of seconds, got \(timeout)")
         }
@@ -161,18 +144,11 @@ struct CascadeBench: AsyncParsableCommand {
 
     func run() async throws {
         let plan = try makePlan()
-        let endpoint = try ServerAddress(parsing: target)
+        let endpoint = try ServerAddress(validating: target, flag: "--target")
         let queryList = try QueryFile.load(path: queries)
         let deadlineNanos = deadlineMs.map { UInt64($0 * 1e6) }
         let sampleFile = try samples.map { try SampleFile(path: $0) }
-        let makeTransport = {
-            try HTTP2ClientTransport.Posix(
-                target: endpoint.isIPv6
-                    ? .ipv6(address: endpoint.host, port: endpoint.port)
-                    : .dns(host: endpoint.host, port: endpoint.port),
-                transportSecurity: transportSecurity()
-            )
-        }
+        let makeTransport = { try connection.transport(to: endpoint) }
         let reports = try await withClients(count: connections, transport: makeTransport) { client in
             await describeServer(client, endpoint: endpoint, queryCount: queryList.count)
             if !plan.mix.isEmpty {
@@ -247,23 +223,10 @@ struct CascadeBench: AsyncParsableCommand {
         return reports
     }
 
-    private func transportSecurity() -> HTTP2ClientTransport.Posix.TransportSecurity {
-        guard tls else { return .plaintext }
-        return .tls { config in
-            if let ca {
-                config.trustRoots = .certificates([.file(path: ca, format: .pem)])
-            }
-        }
-    }
-
     private func makeSender(
         _ client: Clients, settings: SearchSettings, shape: LoadShape
     ) -> SendQuery {
-        var metadata = Metadata()
-        if let apiKey {
-            metadata.addString("Bearer \(apiKey)", forKey: "authorization")
-        }
-        if let traceparent { metadata.addString(traceparent, forKey: "traceparent") }
+        let metadata = connection.metadata(traceparent: traceparent)
         var options = CallOptions.defaults
         options.timeout = .milliseconds(Int64(deadlineMs ?? timeout * 1000))
         let includeText = includeText
@@ -301,13 +264,9 @@ struct CascadeBench: AsyncParsableCommand {
     /// reported but not fatal, so the run's error counts show what happened. Every connection
     /// asks, so that no timed call pays for connecting.
     private func describeServer(_ clients: Clients, endpoint: ServerAddress, queryCount: Int) async {
-        var metadata = Metadata()
-        if let apiKey {
-            metadata.addString("Bearer \(apiKey)", forKey: "authorization")
-        }
         var options = CallOptions.defaults
         options.timeout = .milliseconds(Int64(timeout * 1000))
-        let request = ClientRequest(message: Cascade_V1_InfoRequest(), metadata: metadata)
+        let request = ClientRequest(message: Cascade_V1_InfoRequest(), metadata: connection.metadata())
         do {
             let info = try await clients.all[0].info(request: request, options: options)
             for client in clients.all.dropFirst() { _ = try await client.info(request: request, options: options) }

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Cascade
 import CascadeAPI
+import CascadeConnection
+import CascadeWire
 import Evaluation
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import VectorStore
 
 struct EvalCommand: AsyncParsableCommand {
@@ -35,14 +36,21 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Run the queries against this server (host:port) instead of in process.")
     var server: String?
 
-    @Option(help: "The server's API key, sent as `authorization: Bearer <key>`.")
-    var apiKey: String?
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(help: "Write the TREC run file here.")
     var run: String?
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
+
+    func validate() throws {
+        if let server {
+            _ = try ServerAddress(validating: server, flag: "--server")
+        } else if connection.isSet {
+            throw ValidationError("--api-key, --tls and --ca-cert apply to --server only")
+        }
+    }
 
     func run() async throws {
         let (queries, evaluator) = try judgments.load()
@@ -106,9 +114,8 @@ struct EvalCommand: AsyncParsableCommand {
     private func remotePass(
         _ queries: [Query], server: String, tag: String, progress: (Int) -> Void
     ) async throws -> JudgedPass {
-        let transport = try HTTP2ClientTransport.Posix(target: try grpcTarget(server), transportSecurity: .plaintext)
-        var metadata: Metadata = [:]
-        if let apiKey { metadata.addString("Bearer \(apiKey)", forKey: "authorization") }
+        let transport = try connection.transport(to: try ServerAddress(validating: server, flag: "--server"))
+        let metadata = connection.metadata()
         return try await withGRPCClient(transport: transport) { client in
             let cascade = Cascade_V1_Cascade.Client(wrapping: client)
             let clock = ContinuousClock()

@@ -1,13 +1,13 @@
 import ArgumentParser
 import Cascade
 import CascadeAPI
+import CascadeConnection
 import CascadeWire
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Server
 import SwiftProtobuf
-import W3CTraceContext
 
 struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,8 +22,7 @@ struct QueryCommand: AsyncParsableCommand {
     @Option(help: "The server, host:port (IPv6 as [addr]:port).")
     var server: String
 
-    @Option(help: "The API key, sent as `authorization: Bearer <key>`.")
-    var apiKey: String?
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(help: "Candidates to retrieve (server default when unset).")
     var retrieveK: UInt32?
@@ -42,12 +41,6 @@ struct QueryCommand: AsyncParsableCommand {
 
     @Option(help: "On a partitioned store: partitions scanned (server default when unset).")
     var nprobe: UInt32?
-
-    @Flag(help: "Connect with TLS (trusting the system roots, or --ca-cert).")
-    var tls = false
-
-    @Option(help: "A PEM certificate to trust for the server's (implies --tls; for self-signed servers).")
-    var caCert: String?
 
     @Option(help: "Seconds before the call is abandoned (DEADLINE_EXCEEDED).")
     var timeout: Double = 30
@@ -68,23 +61,17 @@ struct QueryCommand: AsyncParsableCommand {
         if info && query != nil { throw ValidationError("give a query or --info, not both") }
         if !info && query == nil { throw ValidationError("give a query (or --info)") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
-        if let traceparent, (try? TraceContext(traceParentHeaderValue: traceparent)) == nil {
-            throw ValidationError(
-                "--traceparent must be a W3C traceparent, 00-<32 hex>-<16 hex>-<2 hex> (got \(traceparent))")
-        }
-        _ = try target()
+        try ConnectionOptions.validate(traceparent: traceparent)
+        _ = try address()
     }
 
     func run() async throws {
-        let transport = try HTTP2ClientTransport.Posix(
-            target: try target(), transportSecurity: transportSecurity,
-            config: .defaults { $0.connection.maxIdleTime = nil })
+        let transport = try connection.transport(
+            to: try address(), config: .defaults { $0.connection.maxIdleTime = nil })
         var options = CallOptions.defaults
         options.timeout = .milliseconds(Int64(timeout * 1000))
         options.waitForReady = false
-        var metadata: Metadata = [:]
-        if let apiKey { metadata.addString("Bearer \(apiKey)", forKey: "authorization") }
-        if let traceparent { metadata.addString(traceparent, forKey: "traceparent") }
+        let metadata = connection.metadata(traceparent: traceparent)
         do {
             try await withGRPCClient(transport: transport) { client in
                 let cascade = Cascade_V1_Cascade.Client(wrapping: client)
@@ -108,7 +95,9 @@ struct QueryCommand: AsyncParsableCommand {
             }
         } catch let error as RPCError {
             if error.code == .unavailable {
-                printError("error: cannot reach \(server): UNAVAILABLE: \(error.message)")
+                // The cause says why (a refused connection, an untrusted certificate).
+                let cause = error.cause.map { " (\($0))" } ?? ""
+                printError("error: cannot reach \(server): UNAVAILABLE: \(error.message)\(cause)")
                 throw ExitCode(2)
             }
             printError("error: \(statusName(error.code)): \(error.message)")
@@ -116,14 +105,7 @@ struct QueryCommand: AsyncParsableCommand {
         }
     }
 
-    private func target() throws -> any ResolvableTarget { try grpcTarget(server) }
-
-    private var transportSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
-        guard tls || caCert != nil else { return .plaintext }
-        return .tls { config in
-            if let caCert { config.trustRoots = .certificates([.file(path: caCert, format: .pem)]) }
-        }
-    }
+    private func address() throws -> ServerAddress { try ServerAddress(validating: server, flag: "--server") }
 
     private func searchText(_ response: Cascade_V1_SearchResponse) -> String {
         var lines = [
@@ -224,16 +206,3 @@ private func timingText(_ timing: Cascade_V1_Timing) -> String {
 
 /// The canonical name of a gRPC status code, as other gRPC tools print it.
 func statusName(_ code: RPCError.Code) -> String { StatusCodes.name(code.rawValue) }
-
-/// `--server`'s `host:port` or `[ipv6]:port` as a gRPC target; errors name the flag.
-func grpcTarget(_ server: String) throws -> any ResolvableTarget {
-    let address: ServerAddress
-    do {
-        address = try ServerAddress(parsing: server, flag: "--server")
-    } catch {
-        throw ValidationError(error.message)
-    }
-    // DNS resolution takes IPv4 literals as they are; IPv6 ones need their own target.
-    return address.isIPv6
-        ? .ipv6(address: address.host, port: address.port) : .dns(host: address.host, port: address.port)
-}

@@ -3,18 +3,19 @@ import Testing
 
 /// The built `cascade` binary as a user runs it: `serve` in one process, `query` in others.
 @Suite struct CLITests {
-    /// The `cascade` executable, built next to this test binary (the test target depends on it).
-    static func cascadeBinary() throws -> URL {
+    /// An executable of this package (`cascade`, `cascade-bench`), built next to this test binary
+    /// (the test target depends on both).
+    static func binary(_ name: String = "cascade") throws -> URL {
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
             Bundle.main.bundleURL.deletingLastPathComponent(),
             Bundle.main.bundleURL,
         ]
         for directory in candidates {
-            let url = directory.appendingPathComponent("cascade")
+            let url = directory.appendingPathComponent(name)
             if FileManager.default.isExecutableFile(atPath: url.path) { return url }
         }
-        throw TestFailure("cascade not found next to the test binary (\(candidates.map(\.path))); run `swift build`")
+        throw TestFailure("\(name) not found next to the test binary (\(candidates.map(\.path))); run `swift build`")
     }
 
     struct Output {
@@ -23,10 +24,10 @@ import Testing
         var stderr: String
     }
 
-    /// Runs `cascade arguments...` to completion.
-    static func run(_ arguments: [String]) throws -> Output {
+    /// Runs `cascade arguments...` (or another of the package's executables) to completion.
+    static func run(_ arguments: [String], binary name: String = "cascade") throws -> Output {
         let process = Process()
-        process.executableURL = try cascadeBinary()
+        process.executableURL = try binary(name)
         process.arguments = arguments
         let (out, err) = (Pipe(), Pipe())
         process.standardOutput = out
@@ -41,31 +42,56 @@ import Testing
             stderr: String(decoding: stderr, as: UTF8.self))
     }
 
-    @Test func serveQueryAndStopWithSIGTERM() async throws {
-        let index = try Fixtures.indexCopy()
-        let model = try Fixtures.miniLM().path
-        let serve = Process()
-        serve.executableURL = try Self.cascadeBinary()
-        serve.arguments = [
-            "serve", "--store", index.path, "--retriever", model, "--reranker", model,
-            "--reranker-head", Fixtures.rerankerHead.path, "--port", "0", "--metrics-port", "0",
-        ]
-        let (out, err) = (Pipe(), Pipe())
-        serve.standardOutput = out
-        serve.standardError = err
-        try serve.run()
-        defer { if serve.isRunning { kill(serve.processIdentifier, SIGKILL) } }
+    /// `cascade serve` on a copy of the test index, MiniLM as both models, and the address it printed.
+    struct Server {
+        let process: Process
+        let address: String
+        let log: Pipe
 
-        // The first line says where it listens: "listening on 127.0.0.1:PORT".
-        var firstLine = Data()
-        while !firstLine.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            firstLine.append(chunk)
+        static func start(_ extra: [String] = []) throws -> Server {
+            let index = try Fixtures.indexCopy()
+            let model = try Fixtures.miniLM().path
+            let process = Process()
+            process.executableURL = try binary()
+            process.arguments =
+                [
+                    "serve", "--store", index.path, "--retriever", model, "--reranker", model,
+                    "--reranker-head", Fixtures.rerankerHead.path, "--port", "0", "--metrics-port", "0",
+                ] + extra
+            let (out, err) = (Pipe(), Pipe())
+            process.standardOutput = out
+            process.standardError = err
+            try process.run()
+            // The first line says where it listens: "listening on 127.0.0.1:PORT".
+            var firstLine = Data()
+            while !firstLine.contains(UInt8(ascii: "\n")) {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                firstLine.append(chunk)
+            }
+            let line = String(decoding: firstLine, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
+            guard line.hasPrefix("listening on 127.0.0.1:") else {
+                kill(process.processIdentifier, SIGKILL)
+                throw TestFailure("serve printed \"\(line)\"")
+            }
+            return Server(process: process, address: String(line.dropFirst("listening on ".count)), log: err)
         }
-        let line = String(decoding: firstLine, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
-        try #require(line.hasPrefix("listening on 127.0.0.1:"), "serve printed \"\(line)\"")
-        let address = String(line.dropFirst("listening on ".count))
+
+        /// SIGTERM; the server's log once it exited, and whether it exited 0.
+        func stop() -> (log: String, exitedCleanly: Bool) {
+            kill(process.processIdentifier, SIGTERM)
+            let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (text, process.terminationReason == .exit && process.terminationStatus == 0)
+        }
+
+        func killIfRunning() { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    }
+
+    @Test func serveQueryAndStopWithSIGTERM() async throws {
+        let server = try Server.start()
+        defer { server.killIfRunning() }
+        let address = server.address
 
         let query = try Self.run([
             "query", "--server", address, "--retrieve-k", "20", "--rerank-k", "5", "--top-n", "5", "--json",
@@ -106,16 +132,57 @@ import Testing
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("INVALID_ARGUMENT") && bad.stderr.contains("retrieve_k"), "\(bad.stderr)")
 
-        kill(serve.processIdentifier, SIGTERM)
-        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        serve.waitUntilExit()
-        #expect(serve.terminationReason == .exit && serve.terminationStatus == 0, "serve stderr:\n\(log)")
+        let (log, exitedCleanly) = server.stop()
+        #expect(exitedCleanly, "serve stderr:\n\(log)")
         // One log line per request, with its id, method, code and stage times.
         let rpcLines = log.split(separator: "\n").filter { $0.contains(" rpc ") || $0.hasSuffix(" rpc") }
         #expect(rpcLines.count == 4, "\(log)")
         #expect(rpcLines.contains { $0.contains("method=Search") && $0.contains("rerank_us=") })
         #expect(rpcLines.contains { $0.contains("code=INVALID_ARGUMENT") && $0.contains("request_id=") })
         #expect(log.contains("stopped"))
+    }
+
+    /// cascade query, cascade eval --server and cascade-bench share their connection flags: each
+    /// reaches a TLS server given the certificate to trust, and none without it.
+    @Test func everyClientReachesATLSServerWithTheCertificateToTrust() throws {
+        guard let (cert, key) = try Fixtures.selfSignedCertificate() else { return }
+        let server = try Server.start(["--tls-cert", cert.path, "--tls-key", key.path])
+        defer { server.killIfRunning() }
+        let samples = Fixtures.packageRoot.appendingPathComponent("samples/debian-desc")
+        let queries = ["--queries", samples.appendingPathComponent("queries.tsv").path]
+        let judged = queries + ["--qrels", samples.appendingPathComponent("qrels.tsv").path]
+        let query = [
+            "query", "--server", server.address, "--rerank-k", "0", "--top-n", "3", "--timeout", "10", "chess",
+        ]
+        let eval = ["eval", "--server", server.address, "--limit", "3", "--retrieve-k", "20", "--json"] + judged
+        let bench = ["--target", server.address, "--requests", "4", "--rerank-k", "0", "--timeout", "10"] + queries
+        let trusted = ["--ca-cert", cert.path]
+
+        let searched = try Self.run(query + trusted)
+        #expect(searched.status == 0, "\(searched.stderr)")
+        #expect(searched.stdout.contains("rerank_k 0, top_n 3: 3 hits"), "\(searched.stdout)")
+        let evaluated = try Self.run(eval + trusted)
+        #expect(evaluated.status == 0, "\(evaluated.stderr)")
+        struct Report: Decodable { var evaluated: Int }
+        #expect(try JSONDecoder().decode(Report.self, from: Data(evaluated.stdout.utf8)).evaluated == 3)
+        let loaded = try Self.run(bench + trusted, binary: "cascade-bench")
+        #expect(loaded.status == 0, "\(loaded.stderr)")
+
+        // TLS trusting the system's roots only: the self-signed certificate is refused.
+        for (arguments, binary) in [(query, "cascade"), (eval, "cascade"), (bench, "cascade-bench")] {
+            let refused = try Self.run(arguments + ["--tls"], binary: binary)
+            #expect(refused.status != 0, "\(binary) \(arguments[0]) succeeded without trusting the certificate")
+            if binary == "cascade" {
+                #expect(refused.stderr.contains("CERTIFICATE_VERIFY_FAILED"), "\(refused.stderr)")
+            }
+        }
+        _ = server.stop()
+    }
+
+    @Test func evalRefusesConnectionFlagsWithoutAServer() throws {
+        let result = try Self.run(["eval", "--tls", "--queries", "q.tsv", "--qrels", "q.qrels"])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains("--api-key, --tls and --ca-cert apply to --server only"), "\(result.stderr)")
     }
 
     @Test func queryRefusesAServerThatIsNotHostPort() throws {

@@ -94,6 +94,32 @@ enum Fixtures {
         return url
     }
 
+    /// A self-signed certificate for 127.0.0.1 and localhost and its key, made by openssl; nil
+    /// (the caller skips its test, saying so) where openssl is not installed.
+    static func selfSignedCertificate() throws -> (certificate: URL, key: URL)? {
+        guard
+            let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
+        else {
+            print("skipping a TLS test: openssl is not installed (apt-get install openssl)")
+            return nil
+        }
+        let directory = try temporaryDirectory("tls")
+        let (cert, key) = (directory.appendingPathComponent("cert.pem"), directory.appendingPathComponent("key.pem"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: openssl)
+        process.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key.path, "-out", cert.path,
+        ]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestFailure("openssl failed to make a certificate") }
+        return (cert, key)
+    }
+
     /// A private copy of the base index (LMDB must not be opened twice in one process).
     static func indexCopy() throws -> URL {
         let shared = try shared()

@@ -81,27 +81,7 @@ import VectorStore
     }
 
     @Test func tlsWithASelfSignedCertificate() async throws {
-        guard
-            let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first(where: {
-                FileManager.default.isExecutableFile(atPath: $0)
-            })
-        else {
-            print("skipping TLS test: openssl is not installed (apt-get install openssl)")
-            return
-        }
-        let directory = try Fixtures.temporaryDirectory("tls")
-        let (cert, key) = (directory.appendingPathComponent("cert.pem"), directory.appendingPathComponent("key.pem"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: openssl)
-        process.arguments = [
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key.path, "-out", cert.path,
-        ]
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "openssl failed to make a certificate")
-
+        guard let (cert, key) = try Fixtures.selfSignedCertificate() else { return }
         let server = try await RunningServer.start {
             $0.tls = ServerConfig.TLS(certificate: cert.path, key: key.path)
         }
