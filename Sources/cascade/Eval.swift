@@ -38,6 +38,10 @@ struct EvalCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
 
+    @Option(
+        help: "With --server: seconds before a call is abandoned (DEADLINE_EXCEEDED), so a stuck server ends the run.")
+    var timeout: Double = 30
+
     @Option(help: "Write the TREC run file here.")
     var run: String?
 
@@ -45,6 +49,9 @@ struct EvalCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
+        guard timeout > 0, timeout.isFinite else {
+            throw ValidationError("--timeout must be a positive number of seconds")
+        }
         if let server {
             _ = try ServerAddress(validating: server, flag: "--server")
         } else if connection.isSet {
@@ -116,6 +123,8 @@ struct EvalCommand: AsyncParsableCommand {
     ) async throws -> JudgedPass {
         let transport = try connection.transport(to: try ServerAddress(validating: server, flag: "--server"))
         let metadata = connection.metadata()
+        var options = CallOptions.defaults
+        options.timeout = .milliseconds(Int64(timeout * 1000))
         return try await withGRPCClient(transport: transport) { client in
             let cascade = Cascade_V1_Cascade.Client(wrapping: client)
             let clock = ContinuousClock()
@@ -129,7 +138,7 @@ struct EvalCommand: AsyncParsableCommand {
                     if let nprobe { $0.nprobe = UInt32(clamping: nprobe) }
                 }
                 let start = clock.now
-                let response = try await cascade.search(request, metadata: metadata)
+                let response = try await cascade.search(request, metadata: metadata, options: options)
                 return (response.hits.map(\.id), clock.now - start)
             }
         }

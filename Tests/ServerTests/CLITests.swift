@@ -179,6 +179,28 @@ import Testing
         _ = server.stop()
     }
 
+    /// A server that stops answering (SIGSTOP: the kernel still accepts its connections) ends an
+    /// eval at --timeout with DEADLINE_EXCEEDED instead of holding it forever.
+    @Test func evalGivesUpOnAServerThatDoesNotAnswer() throws {
+        let server = try Server.start()
+        defer { server.killIfRunning() }
+        let samples = Fixtures.packageRoot.appendingPathComponent("samples/debian-desc")
+        kill(server.process.processIdentifier, SIGSTOP)
+        let started = ContinuousClock.now
+        let result = try Self.run([
+            "eval", "--server", server.address, "--timeout", "2", "--limit", "1",
+            "--queries", samples.appendingPathComponent("queries.tsv").path,
+            "--qrels", samples.appendingPathComponent("qrels.tsv").path,
+        ])
+        let waited = ContinuousClock.now - started
+        kill(server.process.processIdentifier, SIGCONT)
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("deadlineExceeded"), "\(result.stderr)")
+        #expect(waited < .seconds(60), "eval took \(waited)")
+        let (log, exitedCleanly) = server.stop()
+        #expect(exitedCleanly, "\(log)")
+    }
+
     @Test func evalRefusesConnectionFlagsWithoutAServer() throws {
         let result = try Self.run(["eval", "--tls", "--queries", "q.tsv", "--qrels", "q.qrels"])
         #expect(result.status == 64, "\(result.stderr)")
