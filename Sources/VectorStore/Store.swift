@@ -182,6 +182,16 @@ public final class VectorStore: Sendable {
         }
         switch result {
         case .success(let env):
+            // A data file cut short (a copy that stopped early) opens without complaint, and the
+            // first read of a page past its end kills the process with SIGBUS.
+            let needed = env.info().usedBytes
+            let file = directory.appendingPathComponent("data.mdb").path
+            if let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int, size < needed {
+                throw StoreError.corrupt(
+                    path: directory.path,
+                    reason:
+                        "data.mdb is \(size) bytes, shorter than the \(needed) its pages need: the file was cut short")
+            }
             return env
         case .failure(let error):
             if error.code == MDB_INVALID || error.code == MDB_VERSION_MISMATCH {

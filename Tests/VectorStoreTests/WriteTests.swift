@@ -149,6 +149,23 @@ import Testing
         #expect(try VectorStore.open(existingAt: dir.store()).model == built)
     }
 
+    @Test func aDataFileCutShortIsRefusedInsteadOfFaulting() throws {
+        let dir = try TempDir()
+        var rng = SplitMix64(seed: 7)
+        do {
+            let store = try smallStore(dir, dimension: 32, codes: .fp32)
+            try store.upsert(
+                (0..<2_000).map { (Passage(id: "p\($0)", text: "text \($0)"), integerVector(32, &rng)) })
+        }
+        let file = dir.store().appendingPathComponent("data.mdb")
+        let whole = try Data(contentsOf: file)
+        try whole.prefix(whole.count / 2).write(to: file)
+        let error = #expect(throws: StoreError.self) { _ = try VectorStore.open(existingAt: dir.store()) }
+        #expect(
+            error?.description.contains(
+                "data.mdb is \(whole.count / 2) bytes, shorter than the") == true, "\(String(describing: error))")
+    }
+
     @Test func nonStoresAreRefused() throws {
         let dir = try TempDir()
         let missing = dir.store("missing")
