@@ -42,6 +42,12 @@ public struct ImportSource: Sendable {
     public var count: Int { passages.count }
     public func vector(_ row: Int) -> [Float] { rows(row) }
 
+    /// Every vector against what a store of `model` takes, so that a bad row refuses the whole
+    /// import before a store is created or written.
+    public func check(against model: StoreModel) throws {
+        for row in 0..<count { try VectorStore.check(vector(row), id: passages[row].id, model: model) }
+    }
+
     public static func npy(vectors: URL, passages: URL, format: CorpusFormat? = nil) throws -> ImportSource {
         let matrix = try NpyMatrix(url: vectors)
         let corpus = try Corpus.read(passages, format: format)

@@ -12,7 +12,8 @@ public final class VectorStore: Sendable {
 
     public let model: StoreModel
     public let path: String
-    let blockSize: Int
+    /// Rows a block holds; a partition takes whole blocks.
+    public let blockSize: Int
     /// How the scanned blocks hold vectors; fixed at creation.
     public let codes: VectorCodes
     /// Full-precision vectors per `full` value (see FullVectors); fixed at creation.

@@ -111,18 +111,25 @@ extension VectorStore {
 
     /// Checks a vector and brings it to the store's similarity (unit length for cosine).
     func prepared(_ vector: [Float], id: String?) throws -> [Float] {
+        let norm = try Self.check(vector, id: id, model: model)
+        return model.similarity == .cosine ? vector.map { $0 / norm } : vector
+    }
+
+    /// What a vector must be to go into a store of `model`, checked without a store (an import
+    /// checks every vector before it creates or writes anything); returns its length.
+    @discardableResult
+    public static func check(_ vector: [Float], id: String?, model: StoreModel) throws -> Float {
         guard vector.count == model.dimension else {
             throw StoreError.dimensionMismatch(id: id, expected: model.dimension, got: vector.count)
         }
         guard vector.allSatisfy(\.isFinite) else {
             throw StoreError.invalidVector(id: id, reason: "it contains NaN or infinite values")
         }
-        guard model.similarity == .cosine else { return vector }
         let norm = vector.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
-        guard norm > 0 else {
+        guard model.similarity != .cosine || norm > 0 else {
             throw StoreError.invalidVector(id: id, reason: "a zero vector has no direction (cosine similarity)")
         }
-        return vector.map { $0 / norm }
+        return norm
     }
 }
 

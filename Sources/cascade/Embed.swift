@@ -27,6 +27,10 @@ struct EmbedCommand: ParsableCommand {
     @Flag(help: "Print timings to stderr.")
     var verbose = false
 
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+    }
+
     func run() throws {
         let clock = ContinuousClock()
         let directory = URL(fileURLWithPath: model)

@@ -91,6 +91,13 @@ struct ImportCommand: ParsableCommand {
         guard source.dimension == storeModel.dimension else {
             throw ImportError.dimensionMismatch(path: input, expected: storeModel.dimension, got: source.dimension)
         }
+        try source.check(against: storeModel)
+        if let partitions, partitions > 0,
+            !FileManager.default.fileExists(atPath: URL(fileURLWithPath: store).appendingPathComponent("data.mdb").path)
+        {
+            // Refused before the store is created; an existing store's own vectors count below.
+            try VectorStore.checkPartitionCount(partitions, vectors: source.count)
+        }
         printError("import: \(source.count) passages of \(source.dimension) dimensions checked")
         let vectorStore = try VectorStore.open(
             at: URL(fileURLWithPath: store), model: storeModel,

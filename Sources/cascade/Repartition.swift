@@ -35,6 +35,15 @@ struct RepartitionCommand: ParsableCommand {
 /// Repartitions and reports on stderr (shared by index, import and repartition).
 func repartition(_ store: VectorStore, partitions: Int, samplePerPartition: Int = 64, iterations: Int = 10) throws {
     printError("repartition: training \(partitions) partitions over \(store.count) vectors")
+    let slots = partitions * store.blockSize
+    if slots > 4 * store.count {
+        // The block size is the store's own (1,024 rows unless it was built partitioned).
+        printError(
+            "repartition: warning: each partition takes whole blocks of \(store.blockSize) rows, so the store "
+                + "will hold at least \(slots) slots for \(store.count) vectors; fewer partitions, or a store "
+                + "built by `cascade index --partitions` (blocks of \(VectorStore.partitionedBlockSize) rows), "
+                + "stay smaller")
+    }
     let report = try store.repartition(
         partitions: partitions, samplePerPartition: samplePerPartition, iterations: iterations)
     let sizes = try store.stats().partitionSizes.sorted()

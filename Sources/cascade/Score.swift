@@ -27,6 +27,12 @@ struct ScoreCommand: ParsableCommand {
     @Flag(help: "Print timings to stderr.")
     var verbose = false
 
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        // [CLS] query [SEP] passage [SEP]: below 3 every pair would be scored as an empty one.
+        guard maxLength >= 3 else { throw ValidationError("--max-length must leave room for the special tokens") }
+    }
+
     func run() throws {
         let clock = ContinuousClock()
         let reranker = try Reranker.load(

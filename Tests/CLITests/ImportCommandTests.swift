@@ -110,6 +110,25 @@ private func passagesFile(_ rows: Int, in directory: URL) throws -> URL {
         #expect(try reopened.passage(id: "p\(rows - 1)")?.text == "passage number \(rows - 1)")
     }
 
+    @Test func repartitionWarnsWhenPartitionsWouldPadTheStore() throws {
+        let directory = try temporaryDirectory()
+        let store = directory.appendingPathComponent("store")
+        let npy = directory.appendingPathComponent("v.npy")
+        try writeNpy(rowVectors(50, dim: 4), rows: 50, dim: 4, to: npy)
+        let imported = try cascade([
+            "import", "--store", store.path, "--vectors", npy.path, "--passages",
+            try passagesFile(50, in: directory).path, "--fingerprint", "f",
+        ])
+        try #require(imported.status == 0, "\(imported.stderr)")
+        let padded = try cascade(["repartition", "--store", store.path, "--partitions", "5"])
+        #expect(padded.status == 0, "\(padded.stderr)")
+        #expect(
+            padded.stderr.contains(
+                "each partition takes whole blocks of 1024 rows, so the store will hold at least 5120 slots for 50 vectors"
+            ),
+            "\(padded.stderr)")
+    }
+
     @Test func badInputIsRefusedWholeNamingTheLine() throws {
         let directory = try temporaryDirectory()
         let store = directory.appendingPathComponent("store")
@@ -172,7 +191,19 @@ private func passagesFile(_ rows: Int, in directory: URL) throws -> URL {
         ])
         #expect(tooMany.status != 0)
         #expect(tooMany.stderr.contains("cannot make 8 partitions from 5 vectors; use at most 5"), "\(tooMany.stderr)")
-        #expect(try VectorStore.open(existingAt: store, readOnly: true).count == 0)
+        #expect(!FileManager.default.fileExists(atPath: store.path), "no store may be created")
+
+        // A bad vector far into the file refuses the whole import, not the batches after it.
+        var values = rowVectors(50, dim: 4)
+        values[40 * 4 + 2] = .infinity
+        try writeNpy(values, rows: 50, dim: 4, to: npy)
+        let badRow = try cascade([
+            "import", "--store", store.path, "--vectors", npy.path, "--passages",
+            try passagesFile(50, in: directory).path, "--fingerprint", "f", "--batch-size", "5",
+        ])
+        #expect(badRow.status != 0)
+        #expect(badRow.stderr.contains("vector of id \"p40\" is invalid"), "\(badRow.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: store.path), "nothing may be written")
     }
 
     @Test func indexWithInt8CodesAndPartitionsThenRepartition() throws {
