@@ -56,8 +56,14 @@ struct IndexCommand: ParsableCommand {
         for problem in corpus.problems.prefix(50) { printError("\(self.corpus): \(problem)") }
         if corpus.problems.count > 50 { printError("\(self.corpus): ... \(corpus.problems.count - 50) more bad lines") }
         if strict && !corpus.problems.isEmpty {
-            throw ValidationError(
-                "\(corpus.problems.count) bad lines in \(self.corpus); nothing was indexed (--strict)")
+            throw CommandFailure(
+                message: "\(corpus.problems.count) bad lines in \(self.corpus); nothing was indexed (--strict)")
+        }
+        if corpus.records.isEmpty && !corpus.problems.isEmpty {
+            // Every line bad is a wrong file or format, not a corpus to skip lines of.
+            throw CommandFailure(
+                message: "no line of \(self.corpus) could be read (\(corpus.problems.count) bad lines, above); "
+                    + "nothing was indexed. Is it the corpus, and in the format its name says (--format)?")
         }
         if corpus.duplicateIds > 0 {
             printError("\(self.corpus): \(corpus.duplicateIds) repeated ids; the last line of each wins")

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 
 /// Standard input, a line at a time, with line numbers and a clear verdict on invalid UTF-8
@@ -48,6 +49,22 @@ struct InputError: Error, CustomStringConvertible {
     var line: Int
     var reason: String
     var description: String { "line \(line): \(reason)" }
+}
+
+/// Refuses, before a long run, an output path its end could not write: a folder that does not
+/// exist, or a folder where the file should go.
+func checkOutputPath(_ path: String, flag: String) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw ValidationError("\(flag) \(path) is a folder; give a file to write")
+    }
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw ValidationError("\(flag) \(path): there is no folder \(folder) to write it in")
+    }
+    guard FileManager.default.isWritableFile(atPath: folder) else {
+        throw ValidationError("\(flag) \(path): the folder \(folder) is not writable")
+    }
 }
 
 /// Writes to stderr (timings, progress, warnings): stdout stays clean for pipes.

@@ -97,7 +97,7 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             server = try CascadeServer.load(config: settings, logger: logger)
         } catch {
-            throw StartupFailure(message: "cannot start the server: \(error)")
+            throw CommandFailure(message: "cannot start the server: \(error)")
         }
         try await server.run(handlingSignals: true) { addresses in
             // Written straight to the descriptor (no stdio buffer), so a script or test reading a
@@ -134,9 +134,10 @@ struct ServeCommand: AsyncParsableCommand {
     }
 }
 
-/// A start-up failure (unreadable model, index built with another model): its message on
-/// stderr and exit status 1, without ArgumentParser's usage text.
-struct StartupFailure: Error, CustomStringConvertible {
+/// A failure of the command's input rather than of its flags (a server that cannot start, a
+/// corpus with nothing to index): its message on stderr and exit status 1, without
+/// ArgumentParser's usage text, which belongs to exit status 64.
+struct CommandFailure: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
 }

@@ -42,6 +42,14 @@ struct TuneCommand: AsyncParsableCommand {
     @Option(help: "Write a quality-against-latency SVG plot here.")
     var svg: String?
 
+    func validate() throws {
+        if let json { try checkOutputPath(json, flag: "--json") }
+        if let svg { try checkOutputPath(svg, flag: "--svg") }
+        if let latencyBudgetMs, !(latencyBudgetMs > 0 && latencyBudgetMs.isFinite) {
+            throw ValidationError("--latency-budget-ms must be a positive number, got \(latencyBudgetMs)")
+        }
+    }
+
     func run() async throws {
         let settings = try grid()
         guard let measure = Measure(rawValue: measure) else {

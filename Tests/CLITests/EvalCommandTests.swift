@@ -87,6 +87,23 @@ private func judgedSlice(_ count: Int) throws -> (directory: URL, store: String,
         #expect(plot.contains("r=20 k=5"))
     }
 
+    /// Output paths the end of a long run could not write are refused before it starts.
+    @Test func outputPathsAreCheckedBeforeTheRun() throws {
+        let folder = try temporaryDirectory()
+        let missing = folder.appendingPathComponent("no/such/run.txt").path
+        let judged = ["--store", "/nonexistent", "--queries", "q", "--qrels", "r"]
+        for (arguments, message) in [
+            (["eval", "--run", missing] + judged, "--run \(missing): there is no folder"),
+            (["tune", "--json", missing] + judged, "--json \(missing): there is no folder"),
+            (["tune", "--svg", folder.path] + judged, "--svg \(folder.path) is a folder"),
+            (["tune", "--latency-budget-ms=-5"] + judged, "--latency-budget-ms must be a positive number"),
+        ] {
+            let output = try cascade(arguments)
+            #expect(output.status == 64, "\(arguments): \(output.stderr)")
+            #expect(output.stderr.contains(message), "\(arguments): \(output.stderr)")
+        }
+    }
+
     @Test func tuneRefusesRerankingWithoutAReranker() throws {
         let output = try cascade([
             "tune", "--store", "/nonexistent", "--model", try miniLM().path, "--queries", "q", "--qrels", "r",

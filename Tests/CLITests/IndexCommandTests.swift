@@ -48,7 +48,7 @@ import VectorStore
         let model = try miniLM().path
 
         let strict = try cascade(["index", "--model", model, "--store", store.path, "--strict", corpus.path])
-        #expect(strict.status != 0)
+        #expect(strict.status == 1, "a bad corpus is not a usage error: \(strict.stderr)")
         #expect(strict.stderr.contains("3 bad lines"), "\(strict.stderr)")
         #expect(!FileManager.default.fileExists(atPath: store.path), "--strict must write nothing")
 
@@ -58,6 +58,15 @@ import VectorStore
             #expect(lenient.stderr.contains(expected), "\(expected) in \(lenient.stderr)")
         }
         #expect(try VectorStore.open(existingAt: store, readOnly: true).count == 2)
+
+        // JSON lines in a file whose name says TSV: every line is bad, so nothing is indexed and it fails.
+        let misnamed = directory.appendingPathComponent("corpus.txt")
+        try Data(#"{"id": "a", "text": "a spell checker"}\#n"#.utf8).write(to: misnamed)
+        let other = directory.appendingPathComponent("other-store")
+        let wrongFormat = try cascade(["index", "--model", model, "--store", other.path, misnamed.path])
+        #expect(wrongFormat.status == 1, "\(wrongFormat.stderr)")
+        #expect(wrongFormat.stderr.contains("no line of \(misnamed.path) could be read"), "\(wrongFormat.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: other.path), "no store may be created")
     }
 
     @Test func searchAndStatsReportWhatTheStoreHolds() throws {
