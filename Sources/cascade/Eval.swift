@@ -52,6 +52,7 @@ struct EvalCommand: AsyncParsableCommand {
         guard timeout > 0, timeout.isFinite else {
             throw ValidationError("--timeout must be a positive number of seconds")
         }
+        try checkCutoffs(retrieveK: retrieveK, rerankK: rerankK)
         if let run { try checkOutputPath(run, flag: "--run") }
         if let server {
             _ = try ServerAddress(validating: server, flag: "--server")

@@ -3,6 +3,7 @@ import Cascade
 import Evaluation
 import Foundation
 import Transformer
+import VectorStore
 
 /// Where the models and the index come from, for the commands that search in process.
 struct PipelineOptions: ParsableArguments {
@@ -23,6 +24,10 @@ struct PipelineOptions: ParsableArguments {
 
     @Option(help: "The reranker's linear layers: fp32, fp16 or int8 (quantized while loading).")
     var rerankerPrecision: Precision = .fp32
+
+    func validate() throws {
+        if rerankerHead != nil && reranker == nil { throw ValidationError("--reranker-head needs --reranker") }
+    }
 
     /// Opens the pipeline with limits wide enough for `maxRetrieveK`, the models at their precisions
     /// (`precision` overrides both); says on stderr what was loaded and how long it took.
@@ -46,6 +51,18 @@ struct PipelineOptions: ParsableArguments {
     }
 }
 
+/// The cutoffs of a search, checked before any model loads, in the flags' own names (the store's
+/// own check would say "k").
+func checkCutoffs(retrieveK: Int, rerankK: Int) throws {
+    guard (1...VectorStore.maxK).contains(retrieveK) else {
+        throw ValidationError("--retrieve-k must be in 1...\(VectorStore.maxK), got \(retrieveK)")
+    }
+    guard rerankK >= 0 else { throw ValidationError("--rerank-k must be at least 0, got \(rerankK)") }
+    guard rerankK <= retrieveK else {
+        throw ValidationError("--rerank-k (\(rerankK)) must not exceed --retrieve-k (\(retrieveK))")
+    }
+}
+
 /// Judged queries: the query file and its TREC qrels.
 struct JudgmentOptions: ParsableArguments {
     @Option(help: "Queries, qid<TAB>text a line.")
@@ -56,6 +73,10 @@ struct JudgmentOptions: ParsableArguments {
 
     @Option(help: "Use only the first N queries.")
     var limit: Int?
+
+    func validate() throws {
+        if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+    }
 
     func load() throws -> (queries: [Query], evaluator: Evaluator) {
         var queries = try QuerySet.read(from: URL(fileURLWithPath: self.queries)).queries

@@ -40,14 +40,21 @@ struct SearchCommand: AsyncParsableCommand {
     var query: String
 
     func validate() throws {
-        guard (1...1000).contains(k) else { throw ValidationError("-k must be in 1...1000") }
+        guard (1...VectorStore.maxK).contains(k) else { throw ValidationError("-k must be in 1...\(VectorStore.maxK)") }
         if rerankK ?? 0 > 0 && pipeline.reranker == nil { throw ValidationError("--rerank-k needs --reranker") }
+        try checkCutoffs(retrieveK: cutoffs.retrieveK, rerankK: cutoffs.rerankK)
+    }
+
+    /// What the flags leave unset: retrieve max(k, 100), rerank k's worth with a reranker.
+    private var cutoffs: (retrieveK: Int, rerankK: Int) {
+        let retrieveK = self.retrieveK ?? max(k, 100)
+        return (retrieveK, rerankK ?? (pipeline.reranker == nil ? 0 : min(k, retrieveK)))
     }
 
     func run() async throws {
-        let retrieveK = self.retrieveK ?? max(k, 100)
+        let (retrieveK, rerankK) = cutoffs
         let plan = SearchPlan(
-            retrieveK: retrieveK, rerankK: min(rerankK ?? (pipeline.reranker == nil ? 0 : k), retrieveK), topN: k,
+            retrieveK: retrieveK, rerankK: rerankK, topN: k,
             includeText: true, scan: SearchOptions(rescoreK: rescoreK, nprobe: nprobe))
         let pipeline = try self.pipeline.open(maxRetrieveK: retrieveK, precision: precision, command: "search")
         defer { pipeline.shutdown() }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cascade
 import Evaluation
 import Foundation
+import VectorStore
 
 struct TuneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,6 +44,7 @@ struct TuneCommand: AsyncParsableCommand {
     var svg: String?
 
     func validate() throws {
+        _ = try grid()
         if let json { try checkOutputPath(json, flag: "--json") }
         if let svg { try checkOutputPath(svg, flag: "--svg") }
         if let latencyBudgetMs, !(latencyBudgetMs > 0 && latencyBudgetMs.isFinite) {
@@ -98,6 +100,9 @@ struct TuneCommand: AsyncParsableCommand {
     /// Every (retrieve_k, rerank_k) with rerank_k <= retrieve_k.
     func grid() throws -> [Cutoffs] {
         let retrieve = try parseList(retrieveK, name: "--retrieve-k", minimum: 1)
+        if let over = retrieve.last, over > VectorStore.maxK {
+            throw ValidationError("--retrieve-k must be in 1...\(VectorStore.maxK), got \(over)")
+        }
         let rerank = try parseList(rerankK, name: "--rerank-k", minimum: 0)
         if rerank.contains(where: { $0 > 0 }) && pipeline.reranker == nil {
             throw ValidationError("--rerank-k above 0 needs --reranker")

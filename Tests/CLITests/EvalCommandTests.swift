@@ -104,6 +104,28 @@ private func judgedSlice(_ count: Int) throws -> (directory: URL, store: String,
         }
     }
 
+    /// Cutoffs are checked in the flags' names before anything loads, the same in search, eval
+    /// and tune, and as the server checks them (rerank_k never above retrieve_k, never clamped).
+    @Test func cutoffsAreCheckedInTheFlagsNames() throws {
+        let store = ["--store", "/nonexistent", "--model", "/nonexistent"]
+        let judged = store + ["--queries", "q", "--qrels", "r"]
+        for (arguments, message) in [
+            (["search", "--retrieve-k", "100000", "q"] + store, "--retrieve-k must be in 1...1000, got 100000"),
+            (
+                ["search", "--reranker", "/m", "--retrieve-k", "20", "--rerank-k", "50", "q"] + store,
+                "--rerank-k (50) must not exceed --retrieve-k (20)"
+            ),
+            (["search", "--reranker-head", "/h.safetensors", "q"] + store, "--reranker-head needs --reranker"),
+            (["eval", "--retrieve-k", "5000"] + judged, "--retrieve-k must be in 1...1000, got 5000"),
+            (["eval", "--limit", "0"] + judged, "--limit must be at least 1, got 0"),
+            (["tune", "--retrieve-k", "100,5000"] + judged, "--retrieve-k must be in 1...1000, got 5000"),
+        ] {
+            let output = try cascade(arguments)
+            #expect(output.status == 64, "\(arguments): \(output.stderr)")
+            #expect(output.stderr.contains(message), "\(arguments): \(output.stderr)")
+        }
+    }
+
     @Test func tuneRefusesRerankingWithoutAReranker() throws {
         let output = try cascade([
             "tune", "--store", "/nonexistent", "--model", try miniLM().path, "--queries", "q", "--qrels", "r",
