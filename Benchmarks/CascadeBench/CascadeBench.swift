@@ -253,9 +253,10 @@ struct CascadeBench: AsyncParsableCommand {
                 {
                     backOffNanos = min(milliseconds, 60_000) * 1_000_000
                 }
-                return .failure(code: StatusCodes.name(error.code.rawValue), backOffNanos: backOffNanos)
+                return .failure(
+                    code: StatusCodes.name(error.code.rawValue), message: error.message, backOffNanos: backOffNanos)
             } catch {
-                return .failure(code: "CLIENT_ERROR")
+                return .failure(code: "CLIENT_ERROR", message: "\(error)")
             }
         }
     }

@@ -13,6 +13,8 @@ public struct LatencyRecorder: Sendable {
         uniqueKeysWithValues: Stage.search.map { ($0, LatencyRecorder.makeHistogram()) })
     /// Failed requests by gRPC status code name.
     public private(set) var errors: [String: Int] = [:]
+    /// The first message seen with each code: why the calls failed, which the count cannot say.
+    public private(set) var errorMessages: [String: String] = [:]
     public private(set) var completed = 0
     /// Successful requests answered within `deadlineNanos` of being sent (all of them without one).
     public private(set) var onTime = 0
@@ -48,8 +50,9 @@ public struct LatencyRecorder: Sendable {
             for stage in Stage.search {
                 Self.record(&stages[stage, default: Self.makeHistogram()], micros: timings[stage])
             }
-        case .failure(let code, _):
+        case .failure(let code, let message, _):
             errors[code, default: 0] += 1
+            if !message.isEmpty && errorMessages[code] == nil { errorMessages[code] = message }
             Self.record(&failureService, micros: sample.serviceNanos / 1000)
         }
     }
@@ -61,6 +64,7 @@ public struct LatencyRecorder: Sendable {
             stages[stage, default: Self.makeHistogram()].add(histogram)
         }
         errors.merge(other.errors, uniquingKeysWith: +)
+        errorMessages.merge(other.errorMessages) { mine, _ in mine }
         failureService.add(other.failureService)
         completed += other.completed
         onTime += other.onTime

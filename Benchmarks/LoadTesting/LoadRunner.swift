@@ -75,7 +75,7 @@ private final class RunState: Sendable {
         let done = elapsedNanos()
         let sample = Sample(intended: intended ?? sent, sent: sent, done: done, outcome: outcome)
         recorder.withLock { $0.record(sample) }
-        if case .failure(_, let backOff) = outcome { return backOff }
+        if case .failure(_, _, let backOff) = outcome { return backOff }
         return 0
     }
 }

@@ -40,6 +40,8 @@ public struct RunReport: Equatable, Codable, Sendable {
     public var failed: Int
     /// Failed requests by gRPC status code name.
     public var errors: [String: Int]
+    /// The first message the server gave with each code.
+    public var errorMessages: [String: String]
     public var durationSeconds: Double
     /// Completed (successful) requests per second of the run.
     public var throughput: Double
@@ -72,6 +74,7 @@ public struct RunReport: Equatable, Codable, Sendable {
         completed = recorder.completed
         failed = recorder.failed
         errors = recorder.errors
+        errorMessages = recorder.errorMessages
         durationSeconds = Double(recorder.lastDone) / 1e9
         throughput = durationSeconds > 0 ? Double(recorder.completed) / durationSeconds : 0
         deadlineMs = recorder.deadlineNanos.map { Double($0) / 1e6 }
@@ -123,6 +126,9 @@ public struct RunReport: Equatable, Codable, Sendable {
         if !errors.isEmpty {
             lines.append(
                 "errors: " + errors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            for (code, message) in errorMessages.sorted(by: { $0.key < $1.key }) {
+                lines.append("  \(code): \(message)")
+            }
         }
         return lines.joined(separator: "\n")
     }

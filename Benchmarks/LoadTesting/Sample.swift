@@ -24,12 +24,12 @@ extension Stage {
 }
 
 /// How a request ended: with the server's timings, or with a gRPC status code name
-/// (`UNAVAILABLE`, `RESOURCE_EXHAUSTED`, ...).
+/// (`UNAVAILABLE`, `RESOURCE_EXHAUSTED`, ...) and the server's message.
 public enum Outcome: Equatable, Sendable {
     case success(StageTimings)
     /// `backOffNanos`: how long a closed-loop caller waits before its next call (the server's
     /// retry pushback); not part of this call's time.
-    case failure(code: String, backOffNanos: UInt64 = 0)
+    case failure(code: String, message: String = "", backOffNanos: UInt64 = 0)
 }
 
 /// One request's times, in nanoseconds from the start of its run.
@@ -69,7 +69,7 @@ extension Sample {
         ]
         switch outcome {
         case .success: fields.append("\"outcome\":\"OK\"")
-        case .failure(let code, let backOff):
+        case .failure(let code, _, let backOff):
             fields.append("\"outcome\":\"\(code)\"")
             if backOff > 0 { fields.append("\"pushback_ms\":\(ms(backOff))") }
         }

@@ -33,6 +33,29 @@ import Testing
         #expect(abs(report.throughput - 10 / 0.012) < 1e-6)
     }
 
+    @Test func theServersMessageIsKeptOncePerCode() {
+        var recorder = LatencyRecorder()
+        for message in ["retrieve_k must be in 1...1000, got 5000", "another", ""] {
+            recorder.record(
+                Sample(intended: 0, sent: 0, done: 1_000, outcome: .failure(code: "INVALID_ARGUMENT", message: message))
+            )
+        }
+        recorder.record(Sample(intended: 0, sent: 0, done: 1_000, outcome: .failure(code: "UNAVAILABLE")))
+        var other = LatencyRecorder()
+        other.record(Sample(intended: 0, sent: 0, done: 1_000, outcome: .failure(code: "UNAVAILABLE", message: "gone")))
+        recorder.merge(other)
+        let report = RunReport(shape: .closed(concurrency: 1), settings: SearchSettings(), recorder: recorder)
+        #expect(
+            report.errorMessages == [
+                "INVALID_ARGUMENT": "retrieve_k must be in 1...1000, got 5000", "UNAVAILABLE": "gone",
+            ])
+        let text = report.formatted()
+        #expect(
+            text.contains(
+                "errors: INVALID_ARGUMENT 3, UNAVAILABLE 2\n  INVALID_ARGUMENT: retrieve_k must be in 1...1000, got 5000\n  UNAVAILABLE: gone"
+            ), "\(text)")
+    }
+
     @Test func theTextReportShowsEveryRowAndTheErrors() {
         let report = RunReport(
             shape: .closed(concurrency: 4), settings: SearchSettings(retrieveK: 100, rerankK: 10, topN: 5),
