@@ -1,5 +1,6 @@
 import ArgumentParser
 import CascadeWire
+import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Glibc
@@ -19,6 +20,13 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     public var caCert: String?
 
     public init() {}
+
+    public func validate() throws {
+        // The transport would say only "failedToLoadCertificate", at the first call.
+        if let caCert, !FileManager.default.isReadableFile(atPath: caCert) {
+            throw ValidationError("--ca-cert \(caCert): no such readable file")
+        }
+    }
 
     /// Whether any of these flags was given (for commands where they need a server to apply to).
     public var isSet: Bool { apiKey != nil || tls || caCert != nil }

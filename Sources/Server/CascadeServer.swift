@@ -69,13 +69,21 @@ public final class CascadeServer: Sendable {
     {
         try config.validate()
         if let threads = config.computeThreads { setComputeThreads(threads) }
+        let index = URL(fileURLWithPath: config.index ?? "")
+        let existed = FileManager.default.fileExists(atPath: index.appendingPathComponent("data.mdb").path)
         let pipeline = try Pipeline.open(
-            index: URL(fileURLWithPath: config.index ?? ""),
+            index: index,
             retriever: URL(fileURLWithPath: config.retriever ?? ""),
             reranker: config.reranker.map { URL(fileURLWithPath: $0) },
             rerankerHead: config.rerankerHead.map { URL(fileURLWithPath: $0) },
             configuration: config.pipelineConfiguration, readOnly: config.readOnly,
             retrieverPrecision: config.retrieverPrecision, rerankerPrecision: config.rerankerPrecision)
+        if !existed {
+            // A mistyped path would otherwise serve an empty corpus without a word.
+            logger.warning(
+                "no index at \(index.path): started a new, empty one for Upsert to fill (read_only refuses a missing index)"
+            )
+        }
         return try CascadeServer(config: config, pipeline: pipeline, logger: logger)
     }
 

@@ -48,8 +48,9 @@ import Testing
         let address: String
         let log: Pipe
 
-        static func start(_ extra: [String] = []) throws -> Server {
-            let index = try Fixtures.indexCopy()
+        /// `store`: an index folder other than a copy of the test index.
+        static func start(_ extra: [String] = [], store: URL? = nil) throws -> Server {
+            let index = try store ?? Fixtures.indexCopy()
             let model = try Fixtures.miniLM().path
             let process = Process()
             process.executableURL = try binary()
@@ -199,6 +200,22 @@ import Testing
         #expect(waited < .seconds(60), "eval took \(waited)")
         let (log, exitedCleanly) = server.stop()
         #expect(exitedCleanly, "\(log)")
+    }
+
+    @Test func aNewEmptyIndexIsStartedWithAWarning() throws {
+        let missing = try Fixtures.temporaryDirectory("new").appendingPathComponent("index")
+        let server = try Server.start(store: missing)
+        defer { server.killIfRunning() }
+        let (log, exitedCleanly) = server.stop()
+        #expect(exitedCleanly, "\(log)")
+        #expect(
+            log.contains("warning") && log.contains("no index at \(missing.path): started a new, empty one"), "\(log)")
+    }
+
+    @Test func aMissingCertificateFileIsNamedBeforeConnecting() throws {
+        let result = try Self.run(["query", "--server", "127.0.0.1:1", "--ca-cert", "/nonexistent/ca.pem", "chess"])
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains("--ca-cert /nonexistent/ca.pem: no such readable file"), "\(result.stderr)")
     }
 
     @Test func evalRefusesConnectionFlagsWithoutAServer() throws {
