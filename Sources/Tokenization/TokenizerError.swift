@@ -17,6 +17,10 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .noVocabulary(let directory):
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue else {
+                return "no model folder at \(directory)"
+            }
             return "no tokenizer.json or vocab.txt in \(directory)"
         case .unreadable(let file, let reason):
             return "cannot read \(file): \(reason)"

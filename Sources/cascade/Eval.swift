@@ -56,6 +56,11 @@ struct EvalCommand: AsyncParsableCommand {
         if let run { try checkOutputPath(run, flag: "--run") }
         if let server {
             _ = try ServerAddress(validating: server, flag: "--server")
+            // The server's own index and models answer; these would be ignored without a word.
+            if pipeline.store != nil || pipeline.model != nil || pipeline.reranker != nil {
+                throw ValidationError(
+                    "--store, --model and --reranker are the server's own with --server; leave them out")
+            }
         } else if connection.isSet {
             throw ValidationError("--api-key, --tls and --ca-cert apply to --server only")
         }

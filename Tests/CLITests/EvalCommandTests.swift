@@ -118,6 +118,7 @@ private func judgedSlice(_ count: Int) throws -> (directory: URL, store: String,
             (["search", "--reranker-head", "/h.safetensors", "q"] + store, "--reranker-head needs --reranker"),
             (["eval", "--retrieve-k", "5000"] + judged, "--retrieve-k must be in 1...1000, got 5000"),
             (["eval", "--limit", "0"] + judged, "--limit must be at least 1, got 0"),
+            (["eval", "--server", "127.0.0.1:1"] + judged, "--store, --model and --reranker are the server's own"),
             (["tune", "--retrieve-k", "100,5000"] + judged, "--retrieve-k must be in 1...1000, got 5000"),
         ] {
             let output = try cascade(arguments)
