@@ -52,14 +52,26 @@ public struct Corpus: Sendable {
     /// a Delete can name every passage) and kept in NFC; with a `tokenizer`, so are texts
     /// (`RequestRules.checkText`: a text it reads no token from is a bad line).
     public static func read(_ url: URL, format: CorpusFormat? = nil, tokenizer: BertTokenizer? = nil) throws -> Corpus {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw ReadError.unreadable(url.path, (error as NSError).localizedDescription)
-        }
+        let data = try contents(of: url)
         return data.withUnsafeBytes { raw in
             parse(raw.bindMemory(to: UInt8.self), format: format, url: url, tokenizer: tokenizer)
+        }
+    }
+
+    /// A file mapped; a pipe (`/dev/stdin`, `<(zcat corpus.jsonl.gz)`), which cannot be, read to its end.
+    static func contents(of url: URL) throws -> Data {
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) else {
+            throw ReadError.unreadable(url.path, "no such file")
+        }
+        guard !isFolder.boolValue else { throw ReadError.unreadable(url.path, "it is a folder, not a file") }
+        if let mapped = try? Data(contentsOf: url, options: .alwaysMapped) { return mapped }
+        do {
+            let handle = try FileHandle(forReadingFrom: url)
+            defer { try? handle.close() }
+            return try handle.readToEnd() ?? Data()
+        } catch {
+            throw ReadError.unreadable(url.path, (error as NSError).localizedDescription)
         }
     }
 

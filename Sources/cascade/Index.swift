@@ -22,7 +22,8 @@ struct IndexCommand: ParsableCommand {
     @Option(help: "The store directory (created when absent).")
     var store: String
 
-    @Argument(help: "The corpus file (.jsonl: {\"id\", \"text\"} a line; .tsv: id<TAB>text).")
+    @Argument(
+        help: "The corpus file (.jsonl: {\"id\", \"text\"} a line; .tsv: id<TAB>text), or - for standard input.")
     var corpus: String
 
     @Option(help: "jsonl or tsv (default: by extension, else by content).")
@@ -52,7 +53,9 @@ struct IndexCommand: ParsableCommand {
         // The retriever first: its tokenizer decides which texts hold anything to encode.
         let retriever = try Retriever.load(directory: URL(fileURLWithPath: model), precision: precision)
         printError("index: \(retriever.loadSummary)")
-        let corpus = try Corpus.read(URL(fileURLWithPath: self.corpus), format: format, tokenizer: retriever.tokenizer)
+        let corpus = try Corpus.read(
+            URL(fileURLWithPath: self.corpus == "-" ? "/dev/stdin" : self.corpus), format: format,
+            tokenizer: retriever.tokenizer)
         for problem in corpus.problems.prefix(50) { printError("\(self.corpus): \(problem)") }
         if corpus.problems.count > 50 { printError("\(self.corpus): ... \(corpus.problems.count - 50) more bad lines") }
         if strict && !corpus.problems.isEmpty {

@@ -69,6 +69,21 @@ import VectorStore
         #expect(!FileManager.default.fileExists(atPath: other.path), "no store may be created")
     }
 
+    @Test func aCorpusCanComeFromAPipe() throws {
+        let directory = try temporaryDirectory()
+        let store = directory.appendingPathComponent("store")
+        let model = try miniLM().path
+        let lines = try String(contentsOf: try sampleSlice(5, in: directory), encoding: .utf8)
+        let piped = try cascade(["index", "--model", model, "--store", store.path, "-"], input: Data(lines.utf8))
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(try VectorStore.open(existingAt: store, readOnly: true).count == 5)
+        let folder = try cascade(["index", "--model", model, "--store", store.path, directory.path])
+        #expect(folder.status != 0)
+        #expect(
+            folder.stderr.contains("cannot read corpus \(directory.path): it is a folder, not a file"),
+            "\(folder.stderr)")
+    }
+
     @Test func searchAndStatsReportWhatTheStoreHolds() throws {
         let directory = try temporaryDirectory()
         let corpus = try sampleSlice(40, in: directory)
