@@ -2,6 +2,8 @@ import Foundation
 
 /// Why a tokenizer could not be loaded; every case names the file (and field) at fault.
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
+    /// There is no folder at the path given.
+    case noFolder(directory: String)
     /// The folder has neither tokenizer.json nor vocab.txt.
     case noVocabulary(directory: String)
     case unreadable(file: String, reason: String)
@@ -16,11 +18,9 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
 
     public var description: String {
         switch self {
+        case .noFolder(let directory):
+            return "no model folder at \(directory)"
         case .noVocabulary(let directory):
-            var isFolder: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: directory, isDirectory: &isFolder), isFolder.boolValue else {
-                return "no model folder at \(directory)"
-            }
             return "no tokenizer.json or vocab.txt in \(directory)"
         case .unreadable(let file, let reason):
             return "cannot read \(file): \(reason)"

@@ -32,7 +32,11 @@ struct TokenizerFiles {
             files = TokenizerFiles(vocabulary: try Vocabulary.load(vocabTxt: txt))
             files.normalizer = BertNormalizer()
         } else {
-            throw TokenizerError.noVocabulary(directory: directory.path)
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: directory.path, isDirectory: &isFolder)
+            throw exists && isFolder.boolValue
+                ? TokenizerError.noVocabulary(directory: directory.path)
+                : TokenizerError.noFolder(directory: directory.path)
         }
         // transformers builds BertTokenizer's normalizer from these keys, over tokenizer.json's.
         if config.normalizerOptions.setsAny {

@@ -39,8 +39,8 @@ import Testing
 
     @Test func missingFolder() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cascade-tok-absent-\(UUID())")
-        #expect(throws: TokenizerError.noVocabulary(directory: dir.path)) { try BertTokenizer(directory: dir) }
-        #expect(TokenizerError.noVocabulary(directory: dir.path).description == "no model folder at \(dir.path)")
+        #expect(throws: TokenizerError.noFolder(directory: dir.path)) { try BertTokenizer(directory: dir) }
+        #expect(TokenizerError.noFolder(directory: dir.path).description == "no model folder at \(dir.path)")
     }
 
     @Test func tokenizerJSONThatIsNotJSON() throws {
