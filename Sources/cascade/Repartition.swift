@@ -38,11 +38,15 @@ func repartition(_ store: VectorStore, partitions: Int, samplePerPartition: Int 
     let slots = partitions * store.blockSize
     if slots > 4 * store.count {
         // The block size is the store's own (1,024 rows unless it was built partitioned).
+        var advice = "fewer partitions keep it smaller"
+        if store.blockSize > VectorStore.partitionedBlockSize {
+            advice +=
+                ", as does building it with `cascade index --partitions` (blocks of "
+                + "\(VectorStore.partitionedBlockSize) rows)"
+        }
         printError(
             "repartition: warning: each partition takes whole blocks of \(store.blockSize) rows, so the store "
-                + "will hold at least \(slots) slots for \(store.count) vectors; fewer partitions, or a store "
-                + "built by `cascade index --partitions` (blocks of \(VectorStore.partitionedBlockSize) rows), "
-                + "stay smaller")
+                + "will hold at least \(slots) slots for \(store.count) vectors; \(advice)")
     }
     let report = try store.repartition(
         partitions: partitions, samplePerPartition: samplePerPartition, iterations: iterations)
