@@ -154,11 +154,16 @@ private func passagesFile(_ rows: Int, in directory: URL) throws -> URL {
 
         // Rows and passages that do not pair up.
         let npy = directory.appendingPathComponent("v.npy")
+        /// `v.npy` with `passages` passages under the fingerprint "f".
+        func importNpy(passages: Int, _ extra: [String] = []) throws -> Output {
+            try cascade(
+                [
+                    "import", "--store", store.path, "--vectors", npy.path, "--passages",
+                    try passagesFile(passages, in: directory).path, "--fingerprint", "f",
+                ] + extra)
+        }
         try writeNpy(rowVectors(5, dim: 4), rows: 5, dim: 4, to: npy)
-        let mismatch = try cascade([
-            "import", "--store", store.path, "--vectors", npy.path, "--passages",
-            try passagesFile(6, in: directory).path, "--fingerprint", "f",
-        ])
+        let mismatch = try importNpy(passages: 6)
         #expect(mismatch.status != 0)
         #expect(mismatch.stderr.contains("holds 5 vectors but"), "\(mismatch.stderr)")
         #expect(mismatch.stderr.contains("has 6 passages"), "\(mismatch.stderr)")
@@ -175,20 +180,14 @@ private func passagesFile(_ rows: Int, in directory: URL) throws -> URL {
 
         // Not a .npy file at all.
         try Data("hello".utf8).write(to: npy)
-        let garbage = try cascade([
-            "import", "--store", store.path, "--vectors", npy.path, "--passages",
-            try passagesFile(5, in: directory).path, "--fingerprint", "f",
-        ])
+        let garbage = try importNpy(passages: 5)
         #expect(garbage.status != 0)
         #expect(garbage.stderr.contains("is not a usable .npy file"), "\(garbage.stderr)")
         #expect(!FileManager.default.fileExists(atPath: store.path))
 
         // More partitions than vectors: refused before any vector is written.
         try writeNpy(rowVectors(5, dim: 4), rows: 5, dim: 4, to: npy)
-        let tooMany = try cascade([
-            "import", "--store", store.path, "--vectors", npy.path, "--passages",
-            try passagesFile(5, in: directory).path, "--fingerprint", "f", "--partitions", "8",
-        ])
+        let tooMany = try importNpy(passages: 5, ["--partitions", "8"])
         #expect(tooMany.status != 0)
         #expect(tooMany.stderr.contains("cannot make 8 partitions from 5 vectors; use at most 5"), "\(tooMany.stderr)")
         #expect(!FileManager.default.fileExists(atPath: store.path), "no store may be created")
@@ -197,10 +196,7 @@ private func passagesFile(_ rows: Int, in directory: URL) throws -> URL {
         var values = rowVectors(50, dim: 4)
         values[40 * 4 + 2] = .infinity
         try writeNpy(values, rows: 50, dim: 4, to: npy)
-        let badRow = try cascade([
-            "import", "--store", store.path, "--vectors", npy.path, "--passages",
-            try passagesFile(50, in: directory).path, "--fingerprint", "f", "--batch-size", "5",
-        ])
+        let badRow = try importNpy(passages: 50, ["--batch-size", "5"])
         #expect(badRow.status != 0)
         #expect(badRow.stderr.contains("vector of id \"p40\" is invalid"), "\(badRow.stderr)")
         #expect(!FileManager.default.fileExists(atPath: store.path), "nothing may be written")
