@@ -116,7 +116,8 @@ extension VectorStore {
     }
 
     /// What a vector must be to go into a store of `model`, checked without a store (an import
-    /// checks every vector before it creates or writes anything); returns its length.
+    /// checks every vector before it creates or writes anything); returns what a cosine store
+    /// divides it by, its length (1 for other similarities, which keep vectors as they are).
     @discardableResult
     public static func check(_ vector: [Float], id: String?, model: StoreModel) throws -> Float {
         guard vector.count == model.dimension else {
@@ -125,8 +126,9 @@ extension VectorStore {
         guard vector.allSatisfy(\.isFinite) else {
             throw StoreError.invalidVector(id: id, reason: "it contains NaN or infinite values")
         }
+        guard model.similarity == .cosine else { return 1 }
         let norm = vector.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
-        guard model.similarity != .cosine || norm > 0 else {
+        guard norm > 0 else {
             throw StoreError.invalidVector(id: id, reason: "a zero vector has no direction (cosine similarity)")
         }
         return norm
