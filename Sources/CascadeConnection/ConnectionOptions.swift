@@ -31,7 +31,7 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     /// Whether any of these flags was given (for commands where they need a server to apply to).
     public var isSet: Bool { apiKey != nil || tls || caCert != nil }
 
-    public var transportSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
+    var transportSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
         guard tls || caCert != nil else { return .plaintext }
         let caCert = caCert
         return .tls { config in
