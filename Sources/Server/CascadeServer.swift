@@ -109,8 +109,10 @@ public final class CascadeServer: Sendable {
         var metricsServer: MetricsHTTPServer?
         if let metricsPort = config.metricsPort {
             let metrics = self.metrics
-            let server = try await MetricsHTTPServer.start(
-                host: config.metricsHost ?? config.host, port: metricsPort, render: { metrics.render() })
+            let host = config.metricsHost ?? config.host
+            let server = try await ListenError.naming("metrics", host: host, port: metricsPort) {
+                try await MetricsHTTPServer.start(host: host, port: metricsPort, render: { metrics.render() })
+            }
             metricsServer = server
             services.append(MetricsHTTPService(server: server))
         }
@@ -152,7 +154,7 @@ public final class CascadeServer: Sendable {
         // A shutdown() that came while the services were being made found no group to stop.
         if stopping { await group.triggerGracefulShutdown() }
         try await withTaskCancellationHandler {
-            try await running.value
+            try await ListenError.naming("gRPC", host: config.host, port: config.port) { try await running.value }
         } onCancel: {
             running.cancel()
         }

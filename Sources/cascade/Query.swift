@@ -61,6 +61,10 @@ struct QueryCommand: AsyncParsableCommand {
         if info && query != nil { throw ValidationError("give a query or --info, not both") }
         if !info && query == nil { throw ValidationError("give a query (or --info)") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive") }
+        // On the wire 0 means "the server's default"; here that is leaving the flag out.
+        for (flag, value) in [("--retrieve-k", retrieveK), ("--top-n", topN)] where value == 0 {
+            throw ValidationError("\(flag) must be at least 1 (leave it out for the server's default)")
+        }
         try ConnectionOptions.validate(traceparent: traceparent)
         _ = try address()
     }

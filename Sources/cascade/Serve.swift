@@ -99,14 +99,18 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure(message: "cannot start the server: \(error)")
         }
-        try await server.run(handlingSignals: true) { addresses in
-            // Written straight to the descriptor (no stdio buffer), so a script or test reading a
-            // pipe sees the port at once.
-            var lines = "listening on \(addresses.host):\(addresses.port)\n"
-            if let metricsPort = addresses.metricsPort {
-                lines += "metrics on http://\(settings.metricsHost ?? addresses.host):\(metricsPort)/metrics\n"
+        do {
+            try await server.run(handlingSignals: true) { addresses in
+                // Written straight to the descriptor (no stdio buffer), so a script or test reading a
+                // pipe sees the port at once.
+                var lines = "listening on \(addresses.host):\(addresses.port)\n"
+                if let metricsPort = addresses.metricsPort {
+                    lines += "metrics on http://\(settings.metricsHost ?? addresses.host):\(metricsPort)/metrics\n"
+                }
+                FileHandle.standardOutput.write(Data(lines.utf8))
             }
-            FileHandle.standardOutput.write(Data(lines.utf8))
+        } catch let error as ListenError {
+            throw CommandFailure(message: error.description)
         }
     }
 

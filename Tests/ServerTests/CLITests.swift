@@ -236,6 +236,16 @@ import Testing
         }
     }
 
+    @Test func queryRefusesZeroCutoffsThatTheWireWouldTakeAsDefaults() throws {
+        for flag in ["--retrieve-k", "--top-n"] {
+            let result = try Self.run(["query", "--server", "127.0.0.1:1", flag, "0", "chess"])
+            #expect(result.status == 64, "\(result.stderr)")
+            #expect(
+                result.stderr.contains("\(flag) must be at least 1 (leave it out for the server's default)"),
+                "\(result.stderr)")
+        }
+    }
+
     @Test func queryReportsAnUnreachableServer() throws {
         // Bind and close a socket to get a port nobody listens on.
         let result = try Self.run([
@@ -270,9 +280,33 @@ import Testing
         #expect(noIndex.stderr.contains("cannot start the server") && noIndex.stderr.contains("no index at"))
     }
 
-    static func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    @Test func serveNamesTheListenerWhosePortIsTaken() throws {
+        let (fd, port) = try Self.boundSocket()
         defer { close(fd) }
+        #expect(listen(fd, 1) == 0)
+        let model = try Fixtures.miniLM().path
+        let index = try Fixtures.indexCopy().path
+        for (flags, listener) in [
+            (["--port", "\(port)"], "gRPC"), (["--port", "0", "--metrics-port", "\(port)"], "metrics"),
+        ] {
+            let result = try Self.run(["serve", "--store", index, "--retriever", model, "--read-only"] + flags)
+            #expect(result.status == 1, "\(result.stderr)")
+            #expect(
+                result.stderr.contains(
+                    "cannot listen for \(listener) on 127.0.0.1:\(port): the address is in use (another process "
+                        + "listens there; port 0 lets the kernel pick a free one)"), "\(result.stderr)")
+        }
+    }
+
+    static func closedPort() throws -> Int {
+        let (fd, port) = try boundSocket()
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket bound to a port of 127.0.0.1 the kernel picked, not yet listening.
+    static func boundSocket() throws -> (fd: CInt, port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -283,7 +317,10 @@ import Testing
                 bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
             }
         }
-        guard bound else { throw TestFailure("cannot bind a socket") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound else {
+            close(fd)
+            throw TestFailure("cannot bind a socket")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 }
