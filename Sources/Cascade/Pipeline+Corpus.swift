@@ -21,7 +21,7 @@ extension Pipeline {
         let scored = try await scheduler.withAdmission(WorkCost(rerankTokens: pairs.tokens), deadline: deadline) {
             admission in
             let rerankStart = ContinuousClock.now
-            let scored = try await score(pairs, budget: nil, admission: admission)
+            let scored = try await score(pairs, budget: nil, ofSearch: false, admission: admission)
             if let started = scored.started {
                 trace.queue = admission.admitted.duration(to: started)
                 trace.mark(.queue, from: admission.admitted, to: started)

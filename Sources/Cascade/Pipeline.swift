@@ -165,7 +165,7 @@ public final class Pipeline: Sendable {
                 let rerankStart = ContinuousClock.now
                 let tokenizing = trace.tokenize
                 let pairs = try preparePairs(query: query, passages: passages, trace: &trace)
-                let scored = try await score(pairs, budget: plan.rerankBudget, admission: admission)
+                let scored = try await score(pairs, budget: plan.rerankBudget, ofSearch: true, admission: admission)
                 trace.rerank = rerankStart.duration(to: .now) - (trace.tokenize - tokenizing)
                 scores = scored.scores
                 cacheHits = scored.cacheHits
@@ -256,8 +256,11 @@ public final class Pipeline: Sendable {
 
     /// Cross-encoder logits in input order, scored in the scheduler's batches where not cached.
     /// With a `budget`, only the longest prefix that the cost model says fits in it (waiting for
-    /// work admitted earlier included; cached pairs cost nothing).
-    func score(_ pairs: PreparedPairs, budget: Duration?, admission: Admission) async throws -> CrossScores {
+    /// work admitted earlier included; cached pairs cost nothing). `ofSearch`: the passages were
+    /// retrieved, not the caller's (see `ModelScheduler.score`).
+    func score(
+        _ pairs: PreparedPairs, budget: Duration?, ofSearch: Bool, admission: Admission
+    ) async throws -> CrossScores {
         var count = pairs.keys.count
         if let budget {
             let quote = scheduler.rerankQuote(for: admission)
@@ -273,7 +276,8 @@ public final class Pipeline: Sendable {
             }
         }
         let scoring = pairs.missing.enumerated().filter { $0.element < count }
-        let scored = try await scheduler.score(scoring.map { pairs.encodings[$0.offset] }, for: admission)
+        let scored = try await scheduler.score(
+            scoring.map { pairs.encodings[$0.offset] }, ofSearch: ofSearch, for: admission)
         var scores = pairs.cached.prefix(count).map { $0 ?? 0 }
         for ((_, index), score) in zip(scoring, scored.scores) { scores[index] = score }
         rerankCache.insert(zip(scoring, scored.scores).map { (key: pairs.keys[$0.element], score: $1) })

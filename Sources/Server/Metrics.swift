@@ -24,6 +24,11 @@ public final class ServerMetrics: Sendable {
             descriptor: MetricNameDescriptor(
                 namespace: "cascade", metricName: "queue_depth", unitName: "",
                 helpText: "Model runs waiting for the model thread."))
+        // Counters an alert would watch exist from the start, at 0, not from their first event.
+        for reason in Refusal.Reason.allCases { refused(reason, by: 0) }
+        for work in WorkClass.allCases { expired(work, by: 0) }
+        rerankCache(hits: 0, misses: 0)
+        rerankBudgetCut(by: 0)
     }
 
     /// Where the queue-depth gauge reads from at scrape time.
@@ -98,17 +103,21 @@ extension ServerMetrics: SchedulerObserver {
         ).record(duration)
     }
 
-    public func refused(_ reason: Refusal.Reason) {
+    public func refused(_ reason: Refusal.Reason) { refused(reason, by: 1) }
+
+    private func refused(_ reason: Refusal.Reason, by amount: Int) {
         count(
             "refusals",
             "Requests refused at admission, before any model work, by reason "
-                + "(deadline, queue_time, queue_full).", [("reason", reason.rawValue)])
+                + "(deadline, queue_time, queue_full).", [("reason", reason.rawValue)], by: amount)
     }
 
-    public func expired(_ work: WorkClass) {
+    public func expired(_ work: WorkClass) { expired(work, by: 1) }
+
+    private func expired(_ work: WorkClass, by amount: Int) {
         count(
             "expired", "Admitted work dropped unrun because its deadline passed while it waited, by work class.",
-            [("class", work.rawValue)])
+            [("class", work.rawValue)], by: amount)
     }
 
     public func rerankCache(hits: Int, misses: Int) {
@@ -116,8 +125,12 @@ extension ServerMetrics: SchedulerObserver {
         count("rerank_cache_misses", "Rerank pairs the cross-encoder scored.", [], by: misses)
     }
 
-    public func rerankBudgetCut(requested: Int, reranked: Int) {
-        count("rerank_budget_cuts", "Searches whose rerank_budget_ms reranked fewer than rerank_k candidates.", [])
+    public func rerankBudgetCut(requested: Int, reranked: Int) { rerankBudgetCut(by: 1) }
+
+    private func rerankBudgetCut(by amount: Int) {
+        count(
+            "rerank_budget_cuts", "Searches whose rerank_budget_ms reranked fewer than rerank_k candidates.", [],
+            by: amount)
     }
 
     private func count(_ name: String, _ help: String, _ labels: [(String, String)], by amount: Int = 1) {

@@ -1,9 +1,10 @@
-import Cascade
 import CascadeAPI
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Testing
+
+@testable import Cascade
 
 /// The model scheduler as callers see it, on a real server with the real model.
 @Suite struct SchedulerTests {
@@ -234,6 +235,67 @@ import Testing
             try #require(after.hits.prefix(10).contains { $0.id == best.id }, "the updated passage left the top 10")
             #expect(after.reranked == 10 && after.rerankCacheHits == 9)
         }
+        try await server.stop()
+    }
+
+    /// The cost model learns only from admitted work. Figures learnt while the machine was slow
+    /// must not refuse, forever, callers whose deadlines fit it now: an idle server that refuses
+    /// measures its models again, and a caller's own Rerank passages do not price searches.
+    @Test func anIdleServerThatRefusesRelearnsAStaleEstimate() async throws {
+        let server = try await RunningServer.start { $0.metricsPort = 0 }
+        let scheduler = server.pipeline.scheduler
+        func search(_ query: String, timeout: Duration)
+            -> @Sendable (Cascade_V1_Cascade.Client<HTTP2ClientTransport.Posix>) async throws ->
+            Cascade_V1_SearchResponse
+        {
+            { client in
+                var options = CallOptions.defaults
+                options.timeout = timeout
+                return try await client.search(
+                    .with {
+                        $0.query = query; $0.retrieveK = 50; $0.rerankK = 10
+                    }, metadata: [:], options: options)
+            }
+        }
+        let alone = try await server.withClient(search("chess", timeout: .seconds(60)))
+        let pairTokens = scheduler.expectedTokensPerPair
+        let long = String(repeating: "a long passage about chess openings and endgames ", count: 40)
+        _ = try await server.withClient { client in
+            try await client.rerank(
+                .with {
+                    $0.query = "chess"
+                    $0.passages = (0..<4).map { index in
+                        .with {
+                            $0.id = "long\(index)"; $0.text = long
+                        }
+                    }
+                })
+        }
+        #expect(scheduler.expectedTokensPerPair == pairTokens, "a Rerank call's passages priced searches")
+
+        // As if learnt while another process had the cores: every model 50 times slower.
+        scheduler.core.state.withLock { state in
+            state.cost.encodeSecondsPerToken *= 50
+            state.cost.rerankSecondsPerToken *= 50
+            state.lastMeasured = .now - .seconds(10)
+        }
+        let timeout = Duration.microseconds(max(alone.timing.totalUs * 4, 1_000_000))
+        var outcomes: [RPCError.Code?] = []
+        for attempt in 0..<50 {
+            do {
+                _ = try await server.withClient(search("recovery \(attempt)", timeout: timeout))
+                outcomes.append(nil)
+                break
+            } catch let error as RPCError {
+                outcomes.append(error.code)
+                try #require(error.code == .resourceExhausted, "\(error)")
+                #expect(error.message.contains("this request alone would take about"), "\(error)")
+                #expect(Array(error.metadata[stringValues: "grpc-retry-pushback-ms"]).isEmpty)
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        #expect(outcomes.first == .resourceExhausted, "the stale estimate refused nothing: \(outcomes)")
+        #expect(outcomes.last == .some(nil), "never admitted again: \(outcomes)")
         try await server.stop()
     }
 }

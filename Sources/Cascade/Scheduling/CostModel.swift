@@ -26,8 +26,21 @@ struct CostModel: Sendable {
         Self.blend(&scanSecondsPerQuery, seconds / Double(queries))
     }
 
-    mutating func observePairs(_ tokenCounts: [Int]) {
-        for count in tokenCounts { Self.blend(&tokensPerPair, Double(count)) }
+    /// The pairs of one search, once its passages are known: the next search's rerank is priced
+    /// from their mean length before its own passages are retrieved. Rerank calls do not teach it:
+    /// their passages are the caller's, and one call of 64 long passages had made every later
+    /// search look four times dearer than it was.
+    mutating func observeSearchPairs(_ tokenCounts: [Int]) {
+        guard !tokenCounts.isEmpty else { return }
+        Self.blend(&tokensPerPair, Double(tokenCounts.reduce(0, +)) / Double(tokenCounts.count))
+    }
+
+    /// Takes the per-token and per-scan figures of a measurement of the idle machine (see
+    /// `ModelScheduler.Core.remeasure`); the pair length stays what searches taught.
+    mutating func adopt(measured: CostModel) {
+        encodeSecondsPerToken = measured.encodeSecondsPerToken
+        rerankSecondsPerToken = measured.rerankSecondsPerToken
+        scanSecondsPerQuery = measured.scanSecondsPerQuery
     }
 
     /// The estimated seconds of `cost`.
@@ -54,28 +67,36 @@ struct CostModel: Sendable {
 /// a floor of 1.25 still let 3 of 91 admitted calls finish late, so the floor is 1.5. Under
 /// overload the margin costs no goodput (what it refuses would only have waited longer in line);
 /// it only refuses sooner when the deadline is barely long enough.
+///
+/// A ratio counts for `memory` only. Only admitted requests teach the margin, so a margin learnt
+/// while the machine was slow, once it refused every caller, never came down: an idle server
+/// refused every 2 s search for minutes after a busy spell.
 struct Overruns: Sendable {
-    private var ratios: [Double] = []
+    private var ratios: [(ratio: Double, at: ContinuousClock.Instant)] = []
     private var next = 0
-    private(set) var headroom = Self.floor
 
     static let floor = 1.5
     static let ceiling = 4.0
     static let window = 64
+    static let memory = Duration.seconds(30)
     /// Cheap requests' time is mostly fixed overhead (a few milliseconds of RPC and tokenizing),
     /// which a ratio would blow up: only estimates above this teach the margin.
     static let minimumEstimate = 0.05
 
-    mutating func observe(estimate: Double, took: Double) {
+    mutating func observe(estimate: Double, took: Double, at now: ContinuousClock.Instant = .now) {
         guard estimate >= Self.minimumEstimate else { return }
-        let ratio = took / estimate
+        let ratio = (ratio: took / estimate, at: now)
         if ratios.count < Self.window {
             ratios.append(ratio)
         } else {
             ratios[next] = ratio
             next = (next + 1) % Self.window
         }
-        headroom = Swift.min(Self.ceiling, Swift.max(Self.floor, ratios.max() ?? Self.floor))
+    }
+
+    func headroom(at now: ContinuousClock.Instant = .now) -> Double {
+        let recent = ratios.filter { $0.at.duration(to: now) < Self.memory }.map(\.ratio)
+        return Swift.min(Self.ceiling, Swift.max(Self.floor, recent.max() ?? Self.floor))
     }
 }
 

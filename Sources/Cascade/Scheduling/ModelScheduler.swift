@@ -32,7 +32,7 @@ public final class ModelScheduler: Sendable {
     let retriever: Retriever
     let reranker: Reranker?
     let store: VectorStore
-    private let core: Core
+    let core: Core
 
     /// Measures the models once (a query encode, a scan, a rerank pair) to seed the cost model,
     /// then starts the worker thread.
@@ -45,14 +45,17 @@ public final class ModelScheduler: Sendable {
         self.retriever = retriever
         self.reranker = reranker
         self.store = store
+        let runner = Runner(retriever: retriever, reranker: reranker, store: store, settings: settings)
+        // Priced before the first real batch; the first pass also faults the weights in, so the
+        // first caller does not pay it.
         core = Core(
-            cost: try Self.calibrate(retriever: retriever, reranker: reranker, store: store),
+            cost: try runner.measure(warm: true),
             longPassLayers: min(retriever.encoder.layers, reranker?.encoder.layers ?? .max))
         ComputePool.shared.setWorkerNice(settings.modelNice)
-        let thread = Thread { [core, retriever, reranker, store, settings] in
+        let thread = Thread { [core, runner, settings] in
             nameCurrentThread("cascade-models")
             lowerCurrentThreadPriority(to: settings.modelNice)
-            core.work(Runner(retriever: retriever, reranker: reranker, store: store, settings: settings))
+            core.work(runner)
         }
         // BLAS and deep call chains want more than the 512 KiB Foundation gives secondary threads.
         thread.stackSize = 8 << 20
@@ -93,6 +96,7 @@ public final class ModelScheduler: Sendable {
     /// ones do not. Every admission must be `finish`ed: use `withAdmission`.
     public func admit(_ cost: WorkCost, deadline: ContinuousClock.Instant?, bulk: Bool = false) throws -> Admission {
         let now = ContinuousClock.now
+        var remeasure = false
         let outcome: Result<Admission, CascadeError> = core.state.withLock { state in
             if state.stopped { return .failure(.shutDown) }
             let ahead = state.secondsAhead(of: cost, bulk: bulk, settings: settings)
@@ -119,14 +123,31 @@ public final class ModelScheduler: Sendable {
             }
             if let deadline {
                 let left = Self.seconds(now.duration(to: deadline))
-                let estimate = (ahead + own) * state.overruns.headroom
+                let margin = state.overruns.headroom(at: now)
+                let estimate = (ahead + own) * margin
+                if estimate > left, state.live.isEmpty {
+                    // Nothing is ahead: the same call can only fail the same way, so no retry time.
+                    // The estimate may be stale (learnt only from admitted work): re-measure the
+                    // idle models, so that a caller whose deadline does fit is not refused forever.
+                    remeasure = state.lastMeasured.duration(to: now) > Self.remeasureAfter
+                    state.remeasure = state.remeasure || remeasure
+                    return .failure(
+                        .overloaded(
+                            Refusal(
+                                reason: .deadline,
+                                message: "this request alone would take about \(Self.ms(estimate)) (\(Self.ms(own)) "
+                                    + "of model work by the current estimate, times \(Self.ratio(margin)) for how "
+                                    + "late recent requests ran), more than the \(Self.ms(max(0, left))) before its "
+                                    + "deadline: give it a later deadline\(Self.lessWork(cost))",
+                                retryAfter: nil)))
+                }
                 if estimate > left {
                     return refuse(
                         .deadline,
                         "server busy: this request would finish in about \(Self.ms(estimate)) "
                             + "(\(Self.ms(ahead)) of admitted work ahead in \(state.live.count) requests, "
                             + "\(Self.ms(own)) of its own), after its deadline in \(Self.ms(max(0, left))); "
-                            + "retry later, with a later deadline or with less work (a smaller rerank_k)",
+                            + "retry later, or with a later deadline\(Self.lessWork(cost))",
                         atLeast: max(estimate - left, own))
                 }
             }
@@ -138,12 +159,23 @@ public final class ModelScheduler: Sendable {
             state.pacing.admitted(at: now)
             return .success(admission)
         }
+        if remeasure { core.wakeUp.signal() }
         switch outcome {
         case .success(let admission): return admission
         case .failure(let error):
             if case .overloaded(let refusal) = error { observer?.refused(refusal.reason) }
             throw error
         }
+    }
+
+    /// The least time between two measurements of the idle models that refusals ask for.
+    static let remeasureAfter = Duration.seconds(2)
+
+    /// What a caller can send instead to need less model time, as " or with ..." (empty for a
+    /// search that does not rerank: its time is a query encode and a scan).
+    static func lessWork(_ cost: WorkCost) -> String {
+        if cost.rerankTokens > 0 { return cost.scans > 0 ? " or a smaller rerank_k" : " or fewer or shorter passages" }
+        return cost.bulkTokens > 0 ? " or fewer or shorter texts" : ""
     }
 
     /// Releases what `admission` still held in the backlog (an estimate larger than the work, or
@@ -192,6 +224,7 @@ public final class ModelScheduler: Sendable {
     public var rerankSecondsPerToken: Double { core.state.withLock { $0.cost.rerankSecondsPerToken } }
 
     static func ms(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
+    static func ratio(_ value: Double) -> String { String(format: "%.1f", value) }
 
     // MARK: Work
 
@@ -211,14 +244,15 @@ public final class ModelScheduler: Sendable {
     }
 
     /// Cross-encoder logits of tokenized pairs, in input order (batched with other requests' pairs).
-    public func score(_ pairs: [Encoding], for admission: Admission) async throws -> ScoredPairs {
+    /// `ofSearch`: pairs of retrieved passages, whose lengths price later searches' reranks.
+    public func score(_ pairs: [Encoding], ofSearch: Bool, for admission: Admission) async throws -> ScoredPairs {
         guard !pairs.isEmpty else { return ScoredPairs(scores: [], batches: []) }
         let order = lengthOrder(pairs)
         let tokens = pairs.reduce(0) { $0 + $1.count }
         core.state.withLock { state in
             // The price at admission was a guess made before the passages were known.
             state.reprice(admission, rerankTokens: tokens)
-            state.cost.observePairs(pairs.map(\.count))
+            if ofSearch { state.cost.observeSearchPairs(pairs.map(\.count)) }
         }
         let output = try await submit(
             Job(work: .rerank, admission: admission, encodings: order.map { pairs[$0] }, positions: order, k: 0))
@@ -256,35 +290,6 @@ public final class ModelScheduler: Sendable {
             }
             continuation?.resume(throwing: CancellationError())
         }
-    }
-
-    /// One forward pass of each model and one scan on a short text, timed, to price work before
-    /// the first real batch (and to fault in the weights, so the first caller does not pay it).
-    private static func calibrate(retriever: Retriever, reranker: Reranker?, store: VectorStore) throws -> CostModel {
-        // Each pass runs twice and the second is timed: the first faults the weights in.
-        func timed(_ body: () throws -> Void) throws -> Double {
-            try body()
-            let start = ContinuousClock.now
-            try body()
-            return seconds(start.duration(to: .now))
-        }
-        let text = "how the scheduler prices model work before the first batch runs"
-        let query = retriever.encode([text])
-        var vectors: [[Float]] = []
-        let encode = try timed { vectors = try retriever.encoder.embed(retriever.tokenizer.batch(query)) }
-        let scan = try timed { _ = try store.search(vectors, k: 10) }
-        var rerank = encode / Double(query[0].count)
-        var pairTokens = 128.0
-        if let reranker {
-            let pair = reranker.encode(query: text, passages: [String(repeating: text + " ", count: 8)])
-            rerank =
-                try timed { _ = try reranker.encoder.score(reranker.tokenizer.batch(pair)) } / Double(pair[0].count)
-            pairTokens = Double(min(reranker.maxLength, 160))
-        }
-        return CostModel(
-            encodeSecondsPerToken: encode / Double(query[0].count), rerankSecondsPerToken: rerank,
-            scanSecondsPerQuery: scan,
-            tokensPerPair: pairTokens)
     }
 
     static func seconds(_ duration: Duration) -> Double {

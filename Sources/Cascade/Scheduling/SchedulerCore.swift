@@ -110,6 +110,34 @@ struct Runner: Sendable {
         var retrieve: Duration = .zero
     }
 
+    /// One forward pass of each model and one scan on a short text, timed: what prices work
+    /// before the first real batch, and again when the models have been idle while refusals
+    /// said they were slow. `warm`: run each once untimed first (it faults the weights in).
+    func measure(warm: Bool) throws -> CostModel {
+        func timed(_ body: () throws -> Void) throws -> Double {
+            if warm { try body() }
+            let start = ContinuousClock.now
+            try body()
+            return ModelScheduler.seconds(start.duration(to: .now))
+        }
+        let text = "how the scheduler prices model work before the first batch runs"
+        let query = retriever.encode([text])
+        var vectors: [[Float]] = []
+        let encode = try timed { vectors = try retriever.encoder.embed(retriever.tokenizer.batch(query)) }
+        let scan = try timed { _ = try store.search(vectors, k: 10) }
+        var rerank = encode / Double(query[0].count)
+        var pairTokens = 128.0
+        if let reranker {
+            let pair = reranker.encode(query: text, passages: [String(repeating: text + " ", count: 8)])
+            rerank =
+                try timed { _ = try reranker.encoder.score(reranker.tokenizer.batch(pair)) } / Double(pair[0].count)
+            pairTokens = Double(min(reranker.maxLength, 160))
+        }
+        return CostModel(
+            encodeSecondsPerToken: encode / Double(query[0].count), rerankSecondsPerToken: rerank,
+            scanSecondsPerQuery: scan, tokensPerPair: pairTokens)
+    }
+
     /// `betweenLayers` runs between two layers of a rerank or bulk pass (query passes are short
     /// and never pause).
     func run(_ batch: Batch, betweenLayers: () -> Void) throws -> Result {
@@ -159,16 +187,33 @@ extension ModelScheduler {
             while true {
                 wakeUp.wait()
                 while true {
-                    let (batch, expired, stop) = state.withLock { state in
+                    let (batch, expired, stop, remeasure) = state.withLock { state in
                         let expired = state.dropExpired(now: .now)
-                        if state.stopped { return (Batch?.none, expired, true) }
-                        return (state.nextBatch(settings: runner.settings, now: .now), expired, false)
+                        if state.stopped { return (Batch?.none, expired, true, false) }
+                        let batch = state.nextBatch(settings: runner.settings, now: .now)
+                        let remeasure = batch == nil && state.remeasure
+                        state.remeasure = false
+                        return (batch, expired, false, remeasure)
                     }
                     answer(expired: expired)
                     if stop { return }
+                    if remeasure { self.remeasure(runner) }
                     guard let batch else { break }
                     run(batch, runner)
                 }
+            }
+        }
+
+        /// Measures the idle models and prices work by what it finds. Asked for by a refusal on an
+        /// idle server: the cost model learns only from admitted work, so figures learnt while the
+        /// machine was slower (another process, a burst) would refuse callers whose deadlines fit
+        /// the machine as it is now, and nothing would correct them. Rerank batches are a row or
+        /// two (`rerank_batch_tokens`), like the measured pass, so its figure is taken whole.
+        private func remeasure(_ runner: Runner) {
+            guard let measured = try? runner.measure(warm: false) else { return }
+            state.withLock { state in
+                state.cost.adopt(measured: measured)
+                state.lastMeasured = .now
             }
         }
 
@@ -231,6 +276,10 @@ extension ModelScheduler {
         var pacing = RetryPacing()
         /// When each class last got a batch: what aging counts from.
         var lastServed: [WorkClass: ContinuousClock.Instant] = [:]
+        /// When the cost model last learnt from a batch or a measurement, and whether a refusal
+        /// asked the worker to measure the idle models (see `Core.remeasure`).
+        var lastMeasured = ContinuousClock.now
+        var remeasure = false
         /// The fewest layers of a rerank or bulk pass: queries wait at most one of them.
         let longPassLayers: Int
 
@@ -354,6 +403,7 @@ extension ModelScheduler {
             var answers: [(CheckedContinuation<JobOutput, any Error>, Swift.Result<JobOutput, any Error>)] = []
             var row = 0
             if case .success(let result) = outcome {
+                lastMeasured = .now
                 if batch.work == .query {
                     cost.observe(.query, tokens: batch.paddedTokens, seconds: ModelScheduler.seconds(result.encode))
                     cost.observeScan(queries: batch.rows, seconds: ModelScheduler.seconds(result.retrieve))
