@@ -118,8 +118,10 @@ public final class Pipeline: Sendable {
         }
         var price = WorkCost(encodeTokens: encoding.count, scans: 1)
         if plan.rerankK > 0 {
+            // A repeated (or shallower) search finds its pairs scored: only the rest is model work.
+            let scored = reranker.map { rerankCache.pairs(model: $0.encoder.fingerprint, query: query) } ?? 0
             let pairTokens = scheduler.expectedTokensPerPair
-            var tokens = Double(plan.rerankK) * pairTokens
+            var tokens = Double(max(0, plan.rerankK - scored)) * pairTokens
             if let budget = plan.rerankBudget {
                 tokens = min(tokens, ModelScheduler.seconds(budget) / scheduler.rerankSecondsPerToken)
             }
@@ -212,11 +214,15 @@ public final class Pipeline: Sendable {
     /// A query's pairs before scoring: cached scores where the cache has them, the rest tokenized.
     struct PreparedPairs {
         var keys: [RerankCache.Key]
-        var cached: [Float?]
+        var cached: [RerankCache.Entry?]
         /// Indices of the passages without a cached score, and their tokenized pairs.
         var missing: [Int]
         var encodings: [Encoding]
+        /// Tokens the model will run: those of the pairs without a cached score.
         var tokens: Int { encodings.reduce(0) { $0 + $1.count } }
+        /// Tokens of every pair, cached or not: what `max_rerank_tokens` counts, so that a request
+        /// is valid or not whatever the cache holds.
+        var allTokens: Int { tokens + cached.reduce(0) { $0 + ($1?.tokens ?? 0) } }
     }
 
     struct CrossScores {
@@ -238,16 +244,16 @@ public final class Pipeline: Sendable {
         let keys = passages.map {
             RerankCache.Key(model: reranker.encoder.fingerprint, query: query, passageID: $0.id, text: $0.text)
         }
-        let cached = rerankCache.scores(for: keys)
+        let cached = rerankCache.entries(for: keys)
         let missing = passages.indices.filter { cached[$0] == nil }
         let encodings = trace.measure(.tokenize, attributes: ["texts": missing.count]) {
             reranker.encode(query: query, passages: missing.map { passages[$0].text })
         }
         let pairs = PreparedPairs(keys: keys, cached: cached, missing: missing, encodings: encodings)
-        if pairs.tokens > limits.maxRerankTokens {
+        if pairs.allTokens > limits.maxRerankTokens {
             throw CascadeError.invalidArgument(
                 field: "passages",
-                message: "reranking these passages takes \(pairs.tokens) cross-encoder tokens; the limit is "
+                message: "reranking these passages takes \(pairs.allTokens) cross-encoder tokens; the limit is "
                     + "\(limits.maxRerankTokens) (max_rerank_tokens): send fewer or shorter passages, or a smaller "
                     + "rerank_k")
         }
@@ -278,9 +284,12 @@ public final class Pipeline: Sendable {
         let scoring = pairs.missing.enumerated().filter { $0.element < count }
         let scored = try await scheduler.score(
             scoring.map { pairs.encodings[$0.offset] }, ofSearch: ofSearch, for: admission)
-        var scores = pairs.cached.prefix(count).map { $0 ?? 0 }
+        var scores = pairs.cached.prefix(count).map { $0?.score ?? 0 }
         for ((_, index), score) in zip(scoring, scored.scores) { scores[index] = score }
-        rerankCache.insert(zip(scoring, scored.scores).map { (key: pairs.keys[$0.element], score: $1) })
+        rerankCache.insert(
+            zip(scoring, scored.scores).map { pair, score in
+                (key: pairs.keys[pair.element], entry: .init(score: score, tokens: pairs.encodings[pair.offset].count))
+            })
         let hits = count - scoring.count
         scheduler.observer?.rerankCache(hits: hits, misses: scoring.count)
         return CrossScores(scores: scores, cacheHits: hits, batches: scored.batches)

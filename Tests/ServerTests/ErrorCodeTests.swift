@@ -231,7 +231,26 @@ import Testing
                 $0.text = text
             }
         }
-        let error = try await server.withClient { client in
+        let (error, scoredFirst) = try await server.withClient { client in
+            let error = try await rpcError {
+                _ = try await client.rerank(
+                    .with {
+                        $0.query = "chess"
+                        $0.passages = passages
+                    })
+            }
+            // The same request with most of its pairs cached is as over the cap: the cap is on
+            // what a call sends, not on what the cache happens to hold.
+            let first = try await client.rerank(
+                .with {
+                    $0.query = "chess"
+                    $0.passages = Array(passages.prefix(4))
+                })
+            return (error, first.hits.count)
+        }
+        #expect(error.code == .invalidArgument && error.message.contains("max_rerank_tokens"), "\(error)")
+        #expect(scoredFirst == 4)
+        let again = try await server.withClient { client in
             try await rpcError {
                 _ = try await client.rerank(
                     .with {
@@ -240,7 +259,7 @@ import Testing
                     })
             }
         }
-        #expect(error.code == .invalidArgument && error.message.contains("max_rerank_tokens"), "\(error)")
+        #expect(again.message == error.message, "\(again)")
         let search = try await server.withClient { client in
             try await rpcError {
                 _ = try await client.search(

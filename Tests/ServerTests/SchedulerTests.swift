@@ -238,6 +238,34 @@ import Testing
         try await server.stop()
     }
 
+    /// A repeated search is priced as the little model work it is: a deadline that its first run
+    /// could not meet is admitted once its pairs are cached.
+    @Test func aRepeatedSearchIsPricedWithoutItsCachedPairs() async throws {
+        let server = try await RunningServer.start { $0.metricsPort = 0 }
+        let request = Cascade_V1_SearchRequest.with {
+            $0.query = "chess"; $0.retrieveK = 100; $0.rerankK = 100
+        }
+        let tight = try await server.withClient { client in
+            let first = try await client.search(request)
+            #expect(first.reranked == 100 && first.rerankCacheHits == 0)
+            // A tenth of what the first run took: refused for an uncached query of the same depth.
+            var options = CallOptions.defaults
+            options.timeout = .microseconds(max(first.timing.totalUs / 10, 50_000))
+            return options
+        }
+        let (fresh, repeated) = try await server.withClient { client in
+            let fresh = try await rpcError {
+                var other = request
+                other.query = "chess engine"
+                _ = try await client.search(other, metadata: [:], options: tight)
+            }
+            return (fresh, try await client.search(request, metadata: [:], options: tight))
+        }
+        #expect(fresh.code == .resourceExhausted, "\(fresh)")
+        #expect(repeated.reranked == 100 && repeated.rerankCacheHits == 100)
+        try await server.stop()
+    }
+
     /// The cost model learns only from admitted work. Figures learnt while the machine was slow
     /// must not refuse, forever, callers whose deadlines fit it now: an idle server that refuses
     /// measures its models again, and a caller's own Rerank passages do not price searches.

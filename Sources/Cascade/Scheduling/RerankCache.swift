@@ -33,16 +33,42 @@ public final class RerankCache: Sendable {
             return UInt64(bitPattern: Int64(hasher.finalize()))
         }
 
-        /// What an entry costs: the strings' bytes, the hash and score, and the table's own
-        /// overhead (about 64 bytes a slot in a Swift dictionary of this key).
-        var bytes: Int { model.utf8.count + query.utf8.count + passageID.utf8.count + 8 + 4 + 64 }
+        /// What an entry costs: the strings' bytes, the hash, score and length, and the table's
+        /// own overhead (about 64 bytes a slot in a Swift dictionary of this key).
+        var bytes: Int { model.utf8.count + query.utf8.count + passageID.utf8.count + 8 + 4 + 8 + 64 }
+    }
+
+    /// A pair's score and its length in cross-encoder tokens (what a request's token cap counts,
+    /// cached or not).
+    public struct Entry: Sendable, Equatable {
+        public var score: Float
+        public var tokens: Int
+
+        public init(score: Float, tokens: Int) {
+            self.score = score
+            self.tokens = tokens
+        }
+    }
+
+    private struct QueryKey: Hashable {
+        var model: String
+        var query: String
+
+        init(model: String, query: String) { (self.model, self.query) = (model, query) }
+        init(_ key: Key) { self.init(model: key.model, query: key.query) }
+        var bytes: Int { model.utf8.count + query.utf8.count + 8 + 64 }
+    }
+
+    private struct Generation {
+        var entries: [Key: Entry] = [:]
+        /// Entries per query: what prices a repeated search before its passages are known.
+        var queries: [QueryKey: Int] = [:]
+        var bytes = 0
     }
 
     private struct Tables: ~Copyable {
-        var young: [Key: Float] = [:]
-        var old: [Key: Float] = [:]
-        var youngBytes = 0
-        var oldBytes = 0
+        var young = Generation()
+        var old = Generation()
     }
 
     public let capacityBytes: Int
@@ -52,39 +78,50 @@ public final class RerankCache: Sendable {
         self.capacityBytes = capacityBytes
     }
 
-    /// The cached score of each key, nil where there is none.
-    public func scores(for keys: [Key]) -> [Float?] {
+    /// The cached entry of each key, nil where there is none.
+    public func entries(for keys: [Key]) -> [Entry?] {
         guard capacityBytes > 0 else { return keys.map { _ in nil } }
         return tables.withLock { tables in
             keys.map { key in
-                if let score = tables.young[key] { return score }
-                guard let score = tables.old[key] else { return nil }
-                Self.insert(key, score, into: &tables, capacity: capacityBytes)
-                return score
+                if let entry = tables.young.entries[key] { return entry }
+                guard let entry = tables.old.entries[key] else { return nil }
+                Self.insert(key, entry, into: &tables, capacity: capacityBytes)
+                return entry
             }
         }
     }
 
-    public func insert(_ entries: [(key: Key, score: Float)]) {
+    public func insert(_ entries: [(key: Key, entry: Entry)]) {
         guard capacityBytes > 0 else { return }
         tables.withLock { tables in
-            for entry in entries { Self.insert(entry.key, entry.score, into: &tables, capacity: capacityBytes) }
+            for item in entries { Self.insert(item.key, item.entry, into: &tables, capacity: capacityBytes) }
         }
     }
 
-    /// Bytes held by both generations.
-    public var bytes: Int { tables.withLock { $0.youngBytes + $0.oldBytes } }
+    /// About how many pairs of `query` under `model` have scores here (the larger generation's
+    /// count: entries can be in both), so a repeated search is priced as the little model work
+    /// it is. An estimate: the search's passages are not known until it has retrieved them.
+    public func pairs(model: String, query: String) -> Int {
+        guard capacityBytes > 0 else { return 0 }
+        let key = QueryKey(model: model, query: query)
+        return tables.withLock { max($0.young.queries[key] ?? 0, $0.old.queries[key] ?? 0) }
+    }
 
-    private static func insert(_ key: Key, _ score: Float, into tables: inout Tables, capacity: Int) {
-        if tables.young[key] != nil { return }
-        if tables.youngBytes + key.bytes > capacity / 2 {
+    /// Bytes held by both generations.
+    public var bytes: Int { tables.withLock { $0.young.bytes + $0.old.bytes } }
+
+    private static func insert(_ key: Key, _ entry: Entry, into tables: inout Tables, capacity: Int) {
+        if tables.young.entries[key] != nil { return }
+        let query = QueryKey(key)
+        let bytes = key.bytes + (tables.young.queries[query] == nil ? query.bytes : 0)
+        if tables.young.bytes + bytes > capacity / 2 {
             tables.old = tables.young
-            tables.oldBytes = tables.youngBytes
-            tables.young = [:]
-            tables.youngBytes = 0
-            guard key.bytes <= capacity / 2 else { return }
+            tables.young = Generation()
+            guard key.bytes + query.bytes <= capacity / 2 else { return }
+            return insert(key, entry, into: &tables, capacity: capacity)
         }
-        tables.young[key] = score
-        tables.youngBytes += key.bytes
+        tables.young.entries[key] = entry
+        tables.young.queries[query, default: 0] += 1
+        tables.young.bytes += bytes
     }
 }
