@@ -92,12 +92,16 @@ run_server() {
 
 # The two servers take turns, and swap who goes first each round: the machine's speed drifts by
 # 20% or more within minutes, and a fixed order would charge the drift to one side.
+# Both sides run without the rerank cache, so that repeated queries measure the model, not the
+# cache: the previous release too when it has one (its binary knows the key).
+old_config=()
+if grep -q rerank_cache_bytes "$old_bin"; then old_config=(--config "$out/no-cache.json"); fi
 rm -rf "$out"/r[0-9]*
 for round in $(seq 1 "$rounds"); do
   for side in $([ $((round % 2)) = 1 ] && echo "old new" || echo "new old"); do
     if [ "$side" = old ]; then
       echo "== round $round: previous release ($prev_rev)"
-      run_server "$old_bin" "r$round-old"
+      run_server "$old_bin" "r$round-old" "${old_config[@]}"
     else
       echo "== round $round: this checkout ($(git rev-parse --short HEAD))"
       run_server "$new_bin" "r$round-new" --config "$out/no-cache.json"

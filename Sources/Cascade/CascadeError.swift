@@ -55,11 +55,10 @@ public struct Refusal: Sendable, Equatable {
     public var reason: Reason
     public var message: String
     /// When the same request would likely be admitted, by the scheduler's estimate (sent to
-    /// gRPC callers as `grpc-retry-pushback-ms`); nil when it would not be: it alone takes longer
-    /// than its deadline allows.
-    public var retryAfter: Duration?
+    /// gRPC callers as `grpc-retry-pushback-ms`).
+    public var retryAfter: Duration
 
-    public init(reason: Reason, message: String, retryAfter: Duration?) {
+    public init(reason: Reason, message: String, retryAfter: Duration) {
         self.reason = reason
         self.message = message
         self.retryAfter = retryAfter

@@ -10,7 +10,9 @@ import Synchronization
 /// drop the calls it promises to drain. So while draining, an RPC cancellation only arms the
 /// call's own deadline; the grace period (which cancels the handler tasks) bounds the rest.
 final class CallCancellation: Sendable {
-    enum Reason: Sendable, Equatable { case deadline, cancelled }
+    /// `shutdown`: the handler was cancelled while the server drained (the grace period ended, or
+    /// a second signal came).
+    enum Reason: Sendable, Equatable { case deadline, cancelled, shutdown }
 
     /// The server's grpc-timeout timer starts when the stream opens (`CallClock`), but the client's
     /// started earlier (before connecting, one network trip away, on a busy machine a scheduling
@@ -50,7 +52,7 @@ final class CallCancellation: Sendable {
                 self.rpcCancelled(task)
             }
         } onCancel: {
-            self.cancel(task, .cancelled)
+            self.cancel(task, self.draining() ? .shutdown : .cancelled)
         }
     }
 

@@ -18,12 +18,12 @@ extension CascadeError: RPCErrorConvertible {
     public var rpcErrorMessage: String { description }
 
     public var rpcErrorMetadata: Metadata {
-        guard case .overloaded(let refusal) = self, let retryAfter = refusal.retryAfter else { return [:] }
+        guard case .overloaded(let refusal) = self else { return [:] }
         // gRPC's own retry throttling reads this trailer: clients back off instead of
-        // hammering a full server with calls it will refuse. Without it, a client's retry policy
-        // does not retry, which is right for a call that cannot fit its deadline.
+        // hammering a full server with calls it will refuse.
         let milliseconds =
-            retryAfter.components.seconds * 1000 + retryAfter.components.attoseconds / 1_000_000_000_000_000
+            refusal.retryAfter.components.seconds * 1000
+            + refusal.retryAfter.components.attoseconds / 1_000_000_000_000_000
         return ["grpc-retry-pushback-ms": .string(String(max(1, milliseconds)))]
     }
 }

@@ -181,10 +181,15 @@ public struct CascadeService: Cascade_V1_Cascade.ServiceProtocol {
         case let error as any RPCErrorConvertible:
             return RPCError(error)
         case is CancellationError:
-            if reason == .deadline {
-                return RPCError(code: .deadlineExceeded, message: "deadline exceeded; queued work was dropped")
+            switch reason {
+            case .deadline: return RPCError(code: .deadlineExceeded, message: "deadline exceeded; its work was stopped")
+            case .shutdown:
+                return RPCError(
+                    code: .unavailable,
+                    message: "the server shut down before the call finished; its work was stopped (nothing of an "
+                        + "Upsert or Delete was written): retry against a running server")
+            case .cancelled, nil: return RPCError(code: .cancelled, message: "call cancelled; its work was stopped")
             }
-            return RPCError(code: .cancelled, message: "call cancelled; queued work was dropped")
         default:
             return RPCError(code: .internalError, message: String(describing: error))
         }

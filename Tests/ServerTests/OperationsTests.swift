@@ -146,6 +146,33 @@ import VectorStore
         try await server.waitUntilStopped()
     }
 
+    @Test func aCallCutOffAtTheGracesEndCountsAsUnavailable() async throws {
+        let server = try await RunningServer.start {
+            $0.scheduler.maxQueueMs = 600_000
+            $0.shutdownGraceSeconds = 0.2
+        }
+        let passages = try Fixtures.messages(200)
+        let inFlight = Task {
+            try await server.withClient { client in
+                try await rpcError {
+                    _ = try await client.rerank(
+                        .with {
+                            $0.query = "chess"; $0.passages = passages
+                        })
+                }
+            }
+        }
+        try await server.waitUntilModelWorkQueues()
+        server.server.shutdown()
+        let error = try await inFlight.value
+        // The transport resets the stream (the client reads UNAVAILABLE or CANCELLED from that);
+        // the server's own count says it gave up, not the caller.
+        #expect(error.code == .unavailable || error.code == .cancelled, "\(error)")
+        try await server.waitUntilStopped()
+        let metrics = String(decoding: server.server.metrics.render(), as: UTF8.self)
+        #expect(metrics.contains(#"cascade_requests_total{method="Rerank",code="UNAVAILABLE"} 1"#), "\(metrics)")
+    }
+
     @Test func metricsShowStageHistogramsAndCounts() async throws {
         let server = try await RunningServer.start { $0.metricsPort = 0 }
         try await server.withClient { client in

@@ -126,20 +126,19 @@ public final class ModelScheduler: Sendable {
                 let margin = state.overruns.headroom(at: now)
                 let estimate = (ahead + own) * margin
                 if estimate > left, state.live.isEmpty {
-                    // Nothing is ahead: the same call can only fail the same way, so no retry time.
-                    // The estimate may be stale (learnt only from admitted work): re-measure the
-                    // idle models, so that a caller whose deadline does fit is not refused forever.
+                    // Nothing is ahead. The estimate may be stale (learnt only from admitted work):
+                    // re-measure the idle models, so that a caller whose deadline fits the machine
+                    // as it is now is not refused forever. The retry time stays paced: callers
+                    // told none came back at once, 29,000 refusals in a 30 s flood.
                     remeasure = state.lastMeasured.duration(to: now) > Self.remeasureAfter
                     state.remeasure = state.remeasure || remeasure
-                    return .failure(
-                        .overloaded(
-                            Refusal(
-                                reason: .deadline,
-                                message: "this request alone would take about \(Self.ms(estimate)) (\(Self.ms(own)) "
-                                    + "of model work by the current estimate, times \(Self.ratio(margin)) for how "
-                                    + "late recent requests ran), more than the \(Self.ms(max(0, left))) before its "
-                                    + "deadline: give it a later deadline\(Self.lessWork(cost))",
-                                retryAfter: nil)))
+                    return refuse(
+                        .deadline,
+                        "this request alone would take about \(Self.ms(estimate)) (\(Self.ms(own)) of model "
+                            + "work by the current estimate, times \(Self.ratio(margin)) for how late recent "
+                            + "requests ran), more than the \(Self.ms(max(0, left))) before its deadline: give it "
+                            + "a later deadline\(Self.lessWork(cost))",
+                        atLeast: own)
                 }
                 if estimate > left {
                     return refuse(
