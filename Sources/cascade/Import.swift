@@ -107,14 +107,17 @@ struct ImportCommand: ParsableCommand {
             // Refused before anything is written, rather than after the import by the repartition.
             try VectorStore.checkPartitionCount(partitions, vectors: vectorStore.count + source.count)
         }
+        let interruption = Interruption(command: "import", message: Self.kept(done: 0, of: source.count))
+        defer { withExtendedLifetime(interruption) {} }
         var lastReport = clock.now
         let result = try importer.run(source) { progress in
+            interruption.update(Self.kept(done: progress.done, of: progress.total))
             guard clock.now - lastReport >= .seconds(1) || progress.done == progress.total else { return }
             lastReport = clock.now
             printError(
                 "import: \(progress.done)/\(progress.total) (\(String(format: "%.0f", progress.rate)) vectors/s)")
         }
-        try partitionAfterBuild(vectorStore, partitions: partitions)
+        try partitionAfterBuild(vectorStore, partitions: partitions, interruption: interruption)
         let stats = try vectorStore.stats()
         printError(
             """
@@ -122,5 +125,10 @@ struct ImportCommand: ParsableCommand {
             \(result.indexed) imported, \(result.alreadyPresent) already present; store holds \(stats.count) \
             passages (\(stats.codes.rawValue) codes), \(stats.bytesOnDisk / 1_048_576) MiB
             """)
+    }
+
+    /// What an interrupted import has kept: every batch is committed as it is written.
+    static func kept(done: Int, of total: Int) -> String {
+        "at least \(done) of the \(total) passages are in the store; run the same command again to import the rest"
     }
 }

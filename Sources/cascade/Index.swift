@@ -75,8 +75,11 @@ struct IndexCommand: ParsableCommand {
             at: URL(fileURLWithPath: store), model: retriever.storeModel,
             options: newStoreOptions(codes: codes, partitions: partitions))
         let builder = IndexBuilder(store: vectorStore, retriever: retriever, batchSize: batchSize)
+        let interruption = Interruption(command: "index", message: Self.kept(done: 0, of: corpus.records.count))
+        defer { withExtendedLifetime(interruption) {} }
         var lastReport = clock.now
         let result = try builder.run(corpus.records.map(\.passage)) { progress in
+            interruption.update(Self.kept(done: progress.done, of: progress.total))
             guard clock.now - lastReport >= .seconds(1) || progress.done == progress.total else { return }
             lastReport = clock.now
             let eta = progress.eta.map { "ETA \(Int($0.milliseconds / 1000)) s" } ?? "ETA -"
@@ -84,7 +87,7 @@ struct IndexCommand: ParsableCommand {
                 "index: \(progress.done)/\(progress.total) (\(String(format: "%.1f", progress.rate)) passages/s, \(eta))"
             )
         }
-        try partitionAfterBuild(vectorStore, partitions: partitions)
+        try partitionAfterBuild(vectorStore, partitions: partitions, interruption: interruption)
         let stats = try vectorStore.stats()
         printError(
             """
@@ -93,6 +96,10 @@ struct IndexCommand: ParsableCommand {
             \(result.alreadyPresent) already present, \(corpus.problems.count) bad lines skipped; \
             store holds \(stats.count) passages, \(stats.bytesOnDisk / 1_048_576) MiB
             """)
+    }
+    /// What an interrupted index has kept: every batch is committed as it is encoded.
+    static func kept(done: Int, of total: Int) -> String {
+        "at least \(done) of the corpus's \(total) passages are in the store; run the same command again to index the rest"
     }
 }
 

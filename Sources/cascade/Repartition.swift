@@ -27,8 +27,13 @@ struct RepartitionCommand: ParsableCommand {
 
     func run() throws {
         let vectorStore = try VectorStore.open(existingAt: URL(fileURLWithPath: store))
-        try repartition(
-            vectorStore, partitions: partitions, samplePerPartition: samplePerPartition, iterations: iterations)
+        let interruption = Interruption(
+            command: "repartition",
+            message: "the repartition is one transaction and had not committed: the store is as it was")
+        try withExtendedLifetime(interruption) {
+            try repartition(
+                vectorStore, partitions: partitions, samplePerPartition: samplePerPartition, iterations: iterations)
+        }
     }
 }
 
@@ -63,12 +68,15 @@ func repartition(_ store: VectorStore, partitions: Int, samplePerPartition: Int 
 }
 
 /// `--partitions N` of index and import: partition once the data is in, unless it already is.
-func partitionAfterBuild(_ store: VectorStore, partitions: Int?) throws {
+func partitionAfterBuild(_ store: VectorStore, partitions: Int?, interruption: Interruption) throws {
     guard let partitions, partitions > 0 else { return }
     if try store.stats().partitionSizes.count == partitions {
         printError("repartition: the store already has \(partitions) partitions; new vectors went to their nearest")
         return
     }
+    interruption.update(
+        "every passage is in the store, which is not partitioned yet (the repartition is one transaction and had "
+            + "not committed): run the same command again to partition it")
     try repartition(store, partitions: partitions)
 }
 

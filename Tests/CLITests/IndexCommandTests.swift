@@ -31,6 +31,25 @@ import VectorStore
         #expect(found.allSatisfy { $0 != nil })
     }
 
+    @Test func anInterruptedBuildSaysWhatItKeptAndHowToGoOn() throws {
+        let directory = try temporaryDirectory()
+        let corpus = try sampleSlice(160, in: directory)
+        let store = directory.appendingPathComponent("store")
+        let arguments = [
+            "index", "--model", try miniLM().path, "--store", store.path, "--batch-size", "8", corpus.path,
+        ]
+        let stopped = try stopMidWrite(arguments, store: store, afterCommitting: 24, with: SIGINT)
+        #expect(stopped.reason == .exit && stopped.status == 128 + SIGINT, "\(stopped)")
+        #expect(
+            stopped.stderr.contains("index: stopped by SIGINT: at least ")
+                && stopped.stderr.contains(
+                    " of the corpus's 160 passages are in the store; run the same command again to index the rest"),
+            "\(stopped.stderr)")
+        let resumed = try cascade(arguments)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try VectorStore.open(existingAt: store, readOnly: true).count == 160)
+    }
+
     @Test func badLinesAreReportedByNumberAndSkipped() throws {
         let directory = try temporaryDirectory()
         let corpus = directory.appendingPathComponent("bad.jsonl")

@@ -95,10 +95,21 @@ func sampleSlice(_ count: Int, in directory: URL) throws -> URL {
 /// holds at least `committed` passages (polled with `cascade stats`), mid-write: what a crash or an
 /// OOM kill does. Fails when the command ends first, which means it needs more work to be caught.
 func killMidWrite(_ arguments: [String], store: URL, afterCommitting committed: Int) throws {
+    let stopped = try stopMidWrite(arguments, store: store, afterCommitting: committed, with: SIGKILL)
+    #expect(stopped.reason == .uncaughtSignal)
+}
+
+/// Starts `cascade ARGUMENTS`, sends it `signal` once the store holds `committed` passages, and
+/// returns how it ended and what it wrote on stderr.
+func stopMidWrite(
+    _ arguments: [String], store: URL, afterCommitting committed: Int, with signal: Int32
+) throws -> (reason: Process.TerminationReason, status: Int32, stderr: String) {
     let child = Process()
     child.executableURL = try cascadeBinary()
     child.arguments = arguments
-    child.standardError = FileHandle.nullDevice
+    let log = try temporaryDirectory().appendingPathComponent("stderr")
+    FileManager.default.createFile(atPath: log.path, contents: nil)
+    child.standardError = try FileHandle(forWritingTo: log)
     try child.run()
     var count = 0
     let deadline = Date().addingTimeInterval(120)
@@ -111,8 +122,8 @@ func killMidWrite(_ arguments: [String], store: URL, afterCommitting committed: 
             count = value
         }
     }
-    try #require(child.isRunning, "`cascade \(arguments[0])` finished before it could be killed; give it more work")
-    kill(child.processIdentifier, SIGKILL)
+    try #require(child.isRunning, "`cascade \(arguments[0])` finished before it could be stopped; give it more work")
+    kill(child.processIdentifier, signal)
     child.waitUntilExit()
-    #expect(child.terminationReason == .uncaughtSignal)
+    return (child.terminationReason, child.terminationStatus, try String(contentsOf: log, encoding: .utf8))
 }

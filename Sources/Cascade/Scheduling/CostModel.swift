@@ -27,12 +27,11 @@ struct CostModel: Sendable {
     }
 
     /// The pairs of one search, once its passages are known: the next search's rerank is priced
-    /// from their mean length before its own passages are retrieved. Rerank calls do not teach it:
+    /// from their lengths before its own passages are retrieved. Rerank calls do not teach it:
     /// their passages are the caller's, and one call of 64 long passages had made every later
     /// search look four times dearer than it was.
     mutating func observeSearchPairs(_ tokenCounts: [Int]) {
-        guard !tokenCounts.isEmpty else { return }
-        Self.blend(&tokensPerPair, Double(tokenCounts.reduce(0, +)) / Double(tokenCounts.count))
+        for count in tokenCounts { Self.blend(&tokensPerPair, Double(count)) }
     }
 
     /// Takes the per-token and per-scan figures of a measurement of the idle machine (see
