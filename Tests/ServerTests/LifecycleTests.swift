@@ -1,4 +1,5 @@
 import CascadeAPI
+import Foundation
 import GRPCCore
 import Server
 import Testing
@@ -32,7 +33,7 @@ import Testing
         try await server.waitUntilStopped()
     }
 
-    @Test func aPortInUseFailsRunWithTheTransportsReason() async throws {
+    @Test func aPortInUseFailsRunNamingTheListenerAndTheReason() async throws {
         let first = try await RunningServer.start(reranker: false)
         let second = try CascadeServer(
             config: {
@@ -43,8 +44,9 @@ import Testing
         do {
             try await second.run { _ in Issue.record("a second server listened on a port in use") }
             Issue.record("run returned without an error")
-        } catch {
-            #expect("\(error)".lowercased().contains("address already in use"), "\(error)")
+        } catch let error as ListenError {
+            #expect(error.listener == "gRPC" && error.port == first.port && error.errno == EADDRINUSE, "\(error)")
+            #expect("\(error)".contains("the address is in use"), "\(error)")
         }
         try await first.stop()
     }
