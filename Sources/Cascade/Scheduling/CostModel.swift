@@ -94,8 +94,9 @@ struct Overruns: Sendable {
     }
 
     func headroom(at now: ContinuousClock.Instant = .now) -> Double {
-        let recent = ratios.filter { $0.at.duration(to: now) < Self.memory }.map(\.ratio)
-        return Swift.min(Self.ceiling, Swift.max(Self.floor, recent.max() ?? Self.floor))
+        // Every admission asks: no arrays made on the way.
+        let recent = ratios.lazy.filter { $0.at.duration(to: now) < Self.memory }.map(\.ratio).max()
+        return Swift.min(Self.ceiling, Swift.max(Self.floor, recent ?? Self.floor))
     }
 }
 

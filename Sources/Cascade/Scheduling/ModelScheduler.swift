@@ -139,8 +139,7 @@ public final class ModelScheduler: Sendable {
                             + "requests ran), more than the \(Self.ms(max(0, left))) before its deadline: give it "
                             + "a later deadline\(Self.lessWork(cost))",
                         atLeast: own)
-                }
-                if estimate > left {
+                } else if estimate > left {
                     return refuse(
                         .deadline,
                         "server busy: this request would finish in about \(Self.ms(estimate)) "

@@ -113,12 +113,12 @@ public final class RerankCache: Sendable {
     private static func insert(_ key: Key, _ entry: Entry, into tables: inout Tables, capacity: Int) {
         if tables.young.entries[key] != nil { return }
         let query = QueryKey(key)
-        let bytes = key.bytes + (tables.young.queries[query] == nil ? query.bytes : 0)
+        var bytes = key.bytes + (tables.young.queries[query] == nil ? query.bytes : 0)
         if tables.young.bytes + bytes > capacity / 2 {
             tables.old = tables.young
             tables.young = Generation()
-            guard key.bytes + query.bytes <= capacity / 2 else { return }
-            return insert(key, entry, into: &tables, capacity: capacity)
+            bytes = key.bytes + query.bytes
+            guard bytes <= capacity / 2 else { return }
         }
         tables.young.entries[key] = entry
         tables.young.queries[query, default: 0] += 1
